@@ -1,0 +1,169 @@
+// The route table: plain, readonly, serialisable data. It is what translators produce, what
+// /api/config prints and what compile/ turns into lookups. No Kubernetes or Node vocabulary here.
+
+export interface SourceRef {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly section?: string;
+}
+
+export type PathMatch =
+  | { readonly kind: 'Exact'; readonly value: string }
+  /** Element-wise prefix: `/foo` matches `/foo`, `/foo/` and `/foo/bar`, never `/foobar`. */
+  | { readonly kind: 'Prefix'; readonly value: string }
+  | { readonly kind: 'RegularExpression'; readonly value: string };
+
+export interface HeaderMatch {
+  readonly name: string;
+  readonly kind: 'Exact' | 'RegularExpression';
+  readonly value: string;
+}
+
+export interface QueryParamMatch {
+  readonly name: string;
+  readonly kind: 'Exact' | 'RegularExpression';
+  readonly value: string;
+}
+
+export interface RouteMatch {
+  readonly path: PathMatch;
+  readonly headers: readonly HeaderMatch[];
+  readonly queryParams: readonly QueryParamMatch[];
+  readonly method?: string;
+}
+
+export interface WeightedBackend {
+  /** Name of an entry in IR.backends. */
+  readonly backend: string;
+  readonly weight: number;
+}
+
+export interface ForwardAction {
+  readonly kind: 'forward';
+  readonly backends: readonly WeightedBackend[];
+}
+
+export interface RedirectAction {
+  readonly kind: 'redirect';
+  readonly scheme?: 'http' | 'https';
+  readonly hostname?: string;
+  readonly port?: number;
+  readonly statusCode: number;
+}
+
+export interface DirectResponseAction {
+  readonly kind: 'direct';
+  readonly status: number;
+  readonly body: string;
+}
+
+export type RouteAction = ForwardAction | RedirectAction | DirectResponseAction;
+
+export interface Route {
+  /** Stable name used by metrics, logs and state, e.g. `ingress/ns/name/rule/0/path/1`. */
+  readonly name: string;
+  readonly source: SourceRef;
+  readonly match: RouteMatch;
+  readonly action: RouteAction;
+}
+
+export type HostMatchKind =
+  /** `foo.example.com` only. */
+  | 'exact'
+  /** `*.example.com` covers exactly one more label (Ingress). */
+  | 'wildcard-one-label'
+  /** `*.example.com` covers one or more labels (Gateway API). */
+  | 'wildcard'
+  /** Any host. */
+  | 'any';
+
+export interface VirtualHost {
+  readonly name: string;
+  /** Lower-case; `*` for any, `*.suffix` for wildcards. */
+  readonly hostname: string;
+  readonly hostMatch: HostMatchKind;
+  /** In precedence order: the first route whose match holds wins. */
+  readonly routes: readonly Route[];
+}
+
+export interface ListenerTLS {
+  /** Names of entries in IR.certificates, served by SNI. */
+  readonly certificates: readonly string[];
+  /** Served when SNI is missing or matches no certificate; absent means the built-in self-signed one. */
+  readonly defaultCertificate?: string;
+}
+
+export interface HTTPListener {
+  readonly name: string;
+  readonly protocol: 'HTTP' | 'HTTPS';
+  readonly port: number;
+  readonly tls?: ListenerTLS;
+  readonly virtualHosts: readonly VirtualHost[];
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export type BackendTarget =
+  /** Fixed addresses: a Service's cluster IP, or ready endpoints, balanced round-robin. */
+  | { readonly kind: 'static'; readonly endpoints: readonly Endpoint[] }
+  /** A DNS name resolved at connect time (ExternalName Services). */
+  | { readonly kind: 'dns'; readonly hostname: string; readonly port: number }
+  /** Nothing to connect to: answered locally with this status. */
+  | { readonly kind: 'unavailable'; readonly status: 500 | 503; readonly reason: string };
+
+export interface Backend {
+  /** `namespace/service:port`. */
+  readonly name: string;
+  readonly source: SourceRef;
+  readonly target: BackendTarget;
+}
+
+export interface Certificate {
+  /** `namespace/secret`. */
+  readonly name: string;
+  readonly source: SourceRef;
+  /** Host names this certificate is served for (exact or `*.suffix`), lower-case. */
+  readonly hosts: readonly string[];
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface IR {
+  readonly listeners: readonly HTTPListener[];
+  readonly backends: readonly Backend[];
+  readonly certificates: readonly Certificate[];
+}
+
+export const emptyIR: IR = { listeners: [], backends: [], certificates: [] };
+
+export interface Condition {
+  readonly type: string;
+  readonly status: 'True' | 'False' | 'Unknown';
+  readonly reason: string;
+  readonly message: string;
+  readonly observedGeneration?: number;
+}
+
+export interface StatusEntry {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly conditions: readonly Condition[];
+}
+
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly object?: SourceRef;
+  readonly file?: string;
+  readonly message: string;
+}
+
+export interface TranslateResult {
+  readonly ir: IR;
+  readonly status: readonly StatusEntry[];
+  readonly diagnostics: readonly Diagnostic[];
+}

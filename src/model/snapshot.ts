@@ -1,0 +1,98 @@
+import type {
+  EndpointSlice,
+  Ingress,
+  IngressClass,
+  KubeObject,
+  Namespace,
+  Secret,
+  Service,
+} from './objects.ts';
+import { keyOf } from './objects.ts';
+
+function byKey<T extends KubeObject>(a: T, b: T): number {
+  const ka = keyOf(a);
+  const kb = keyOf(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+function nsName(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/**
+ * An immutable view of every object the sources know, handed to translators.
+ * Arrays are sorted by kind/namespace/name so translation is deterministic whatever order objects arrived in.
+ */
+export class Snapshot {
+  readonly ingresses: readonly Ingress[];
+  readonly ingressClasses: readonly IngressClass[];
+  readonly services: readonly Service[];
+  readonly endpointSlices: readonly EndpointSlice[];
+  readonly secrets: readonly Secret[];
+  readonly namespaces: readonly Namespace[];
+  readonly #services: ReadonlyMap<string, Service>;
+  readonly #secrets: ReadonlyMap<string, Secret>;
+  readonly #slicesByService: ReadonlyMap<string, readonly EndpointSlice[]>;
+
+  constructor(objects: Iterable<KubeObject>) {
+    const ingresses: Ingress[] = [];
+    const ingressClasses: IngressClass[] = [];
+    const services: Service[] = [];
+    const endpointSlices: EndpointSlice[] = [];
+    const secrets: Secret[] = [];
+    const namespaces: Namespace[] = [];
+    for (const o of objects) {
+      switch (o.kind) {
+        case 'Ingress':
+          ingresses.push(o);
+          break;
+        case 'IngressClass':
+          ingressClasses.push(o);
+          break;
+        case 'Service':
+          services.push(o);
+          break;
+        case 'EndpointSlice':
+          endpointSlices.push(o);
+          break;
+        case 'Secret':
+          secrets.push(o);
+          break;
+        case 'Namespace':
+          namespaces.push(o);
+          break;
+      }
+    }
+    this.ingresses = ingresses.sort(byKey);
+    this.ingressClasses = ingressClasses.sort(byKey);
+    this.services = services.sort(byKey);
+    this.endpointSlices = endpointSlices.sort(byKey);
+    this.secrets = secrets.sort(byKey);
+    this.namespaces = namespaces.sort(byKey);
+    this.#services = new Map(this.services.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
+    this.#secrets = new Map(this.secrets.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
+    const slices = new Map<string, EndpointSlice[]>();
+    for (const slice of this.endpointSlices) {
+      const svc = slice.metadata.labels['kubernetes.io/service-name'];
+      if (svc === undefined) continue;
+      const key = nsName(slice.metadata.namespace, svc);
+      const list = slices.get(key);
+      if (list === undefined) slices.set(key, [slice]);
+      else list.push(slice);
+    }
+    this.#slicesByService = slices;
+  }
+
+  service(namespace: string, name: string): Service | undefined {
+    return this.#services.get(nsName(namespace, name));
+  }
+
+  secret(namespace: string, name: string): Secret | undefined {
+    return this.#secrets.get(nsName(namespace, name));
+  }
+
+  /** EndpointSlices labelled `kubernetes.io/service-name` for this Service, sorted by name. */
+  endpointSlicesFor(namespace: string, service: string): readonly EndpointSlice[] {
+    return this.#slicesByService.get(nsName(namespace, service)) ?? [];
+  }
+}
