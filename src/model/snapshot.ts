@@ -1,12 +1,4 @@
-import type {
-  EndpointSlice,
-  Ingress,
-  IngressClass,
-  KubeObject,
-  Namespace,
-  Secret,
-  Service,
-} from './objects.ts';
+import type { EndpointSlice, Ingress, IngressClass, KubeObject, Namespace, Secret, Service } from './objects.ts';
 import { keyOf } from './objects.ts';
 
 function byKey<T extends KubeObject>(a: T, b: T): number {

@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Service } from '../../model/objects.ts';
+import { parseManifest, parseManifestText } from './parse.ts';
+
+const service = (name: string, ns = 'default', port = 80): string => `apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  clusterIP: 127.0.10.1
+  ports:
+    - port: ${port}
+`;
+
+const names = (objects: readonly { kind: string; metadata: { name: string } }[]): string[] =>
+  objects.map((o) => `${o.kind}/${o.metadata.name}`);
+
+test('multi-document YAML: objects in file order, empty documents skipped, origins recorded', () => {
+  const text = `---\n# only a comment\n---\n${service('a')}---\n---\n${service('b')}\n...\n`;
+  const r = parseManifestText(text, 'm/app.yaml');
+  assert.equal(r.fatal, false);
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(names(r.objects), ['Service/a', 'Service/b']);
+  assert.deepEqual(r.objects[0]?.origin, { file: 'm/app.yaml', document: 1 });
+  assert.deepEqual(r.objects[1]?.origin, { file: 'm/app.yaml', document: 3 });
+});
+
+test('empty and comment-only files hold nothing', () => {
+  for (const text of ['', '\n', '# nothing\n', '---\n---\n']) {
+    assert.deepEqual(parseManifestText(text, 'e.yaml'), { objects: [], diagnostics: [], fatal: false });
+  }
+  assert.deepEqual(parseManifestText('  \n', 'e.json'), { objects: [], diagnostics: [], fatal: false });
+});
+
+test('kind: List and typed lists are expanded; typed-list items inherit kind and apiVersion', () => {
+  const text = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Namespace
+    metadata: {name: shop}
+  - apiVersion: v1
+    kind: ServiceList
+    items:
+      - metadata: {name: inner, namespace: shop}
+        spec: {ports: [{port: 81}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClassList
+items:
+  - metadata: {name: gatehouse}
+    spec: {controller: gatehouse.dev/ingress-controller}
+---
+kind: List
+items: null
+`;
+  const r = parseManifestText(text, 'l.yaml');
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(names(r.objects), ['Namespace/shop', 'Service/inner', 'IngressClass/gatehouse']);
+  assert.equal((r.objects[1] as Service).spec.ports[0]?.port, 81);
+  assert.deepEqual(r.objects[2]?.origin, { file: 'l.yaml', document: 1 });
+});
+
+test('JSON files, including a List', () => {
+  const text = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a' } },
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } },
+    ],
+  });
+  const r = parseManifestText(text, 'x.json');
+  assert.equal(r.fatal, false);
+  assert.deepEqual(names(r.objects), ['Namespace/a', 'Namespace/b']);
+  assert.deepEqual(r.objects[0]?.origin, { file: 'x.json', document: 0 });
+});
+
+test('broken JSON is fatal and names the file and line', () => {
+  const r = parseManifestText('{\n  "kind": "Namespace",\n}', 'bad.json');
+  assert.equal(r.fatal, true);
+  assert.deepEqual(r.objects, []);
+  assert.equal(r.diagnostics.length, 1);
+  assert.equal(r.diagnostics[0]?.severity, 'error');
+  assert.equal(r.diagnostics[0]?.file, 'bad.json');
+  assert.match(r.diagnostics[0]?.message ?? '', /^bad\.json:3:1: invalid JSON: /);
+});
+
+test('a YAML syntax error anywhere makes the whole file fatal, naming file and line', () => {
+  const text = `${service('a')}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\n   bad: indent\n`;
+  const r = parseManifestText(text, 'dir/broken.yaml');
+  assert.equal(r.fatal, true);
+  assert.deepEqual(r.objects, []);
+  assert.equal(r.diagnostics.length, 1);
+  const d = r.diagnostics[0];
+  assert.equal(d?.file, 'dir/broken.yaml');
+  assert.match(d?.message ?? '', /^dir\/broken\.yaml:14:9: invalid YAML: Nested mappings/);
+});
+
+test('duplicate keys and alias bombs are fatal', () => {
+  assert.equal(parseManifestText('a: 1\na: 2\n', 'd.yaml').fatal, true);
+  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const cur = String.fromCharCode(97 + i);
+    bomb.push(`${cur}: &${cur} [${Array(10).fill(`*${prev}`).join(',')}]`);
+  }
+  const r = parseManifestText(bomb.join('\n'), 'bomb.yaml');
+  assert.equal(r.fatal, true);
+  assert.match(r.diagnostics[0]?.message ?? '', /^bomb\.yaml:1: invalid YAML: /);
+});
+
+test('invalid objects are reported by file, object and reason; valid neighbours are kept', () => {
+  const text = `${service('a')}---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: foo}
+spec:
+  rules:
+    - http:
+        paths:
+          - path: /
+            pathType: Regex
+            backend: {service: {name: a, port: {number: 80}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: gh}
+spec: {}
+`;
+  const r = parseManifest(text, 'path/to/file.yaml');
+  assert.equal(r.fatal, false);
+  assert.deepEqual(names(r.objects), ['Service/a']);
+  assert.deepEqual(r.diagnostics, [
+    {
+      severity: 'error',
+      file: 'path/to/file.yaml',
+      object: { kind: 'Ingress', namespace: 'default', name: 'foo' },
+      message:
+        'path/to/file.yaml: Ingress default/foo: spec.rules[0].http.paths[0].pathType: must be one of Exact, Prefix, ImplementationSpecific',
+    },
+    {
+      severity: 'error',
+      file: 'path/to/file.yaml',
+      object: { kind: 'IngressClass', namespace: '', name: 'gh' },
+      message: 'path/to/file.yaml: IngressClass gh: spec.controller: required',
+    },
+  ]);
+  assert.deepEqual(r.invalid, [
+    { kind: 'Ingress', namespace: 'default', name: 'foo' },
+    { kind: 'IngressClass', namespace: '', name: 'gh' },
+  ]);
+  assert.equal('invalid' in parseManifestText(text, 'f.yaml'), false);
+});
+
+test('unnamed invalid objects are located by document and list item', () => {
+  const r = parseManifest(
+    'apiVersion: v1\nkind: Service\nmetadata: {}\n---\nkind: List\nitems: [{apiVersion: v1, kind: Namespace}, 42]\n',
+    'u.yaml',
+  );
+  assert.deepEqual(
+    r.diagnostics.map((d) => d.message),
+    [
+      'u.yaml: Service in document 1: metadata.name: required; spec.ports: required',
+      'u.yaml: Namespace in document 2, item 1: metadata.name: required',
+      'u.yaml: document 2, item 2: must be an object',
+    ],
+  );
+  assert.deepEqual(r.invalid, []);
+  assert.ok(r.diagnostics.every((d) => d.object === undefined));
+});
+
+test('unknown kinds are skipped silently; old versions of known kinds get a warning', () => {
+  const text = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+apiVersion: extensions/v1beta1
+kind: Ingress
+metadata: {name: old, namespace: shop}
+spec: {backend: {serviceName: a, servicePort: 80}}
+`;
+  const r = parseManifestText(text, 'k.yaml');
+  assert.deepEqual(r.objects, []);
+  assert.deepEqual(r.diagnostics, [
+    {
+      severity: 'warning',
+      file: 'k.yaml',
+      object: { kind: 'Ingress', namespace: 'shop', name: 'old' },
+      message:
+        'k.yaml: Ingress shop/old: apiVersion extensions/v1beta1 is not read (use networking.k8s.io/v1); ignored',
+    },
+  ]);
+});
+
+test('an object defined twice in one file: the first wins, the second is reported', () => {
+  const r = parseManifestText(`${service('a', 'default', 80)}---\n${service('a', 'default', 81)}`, 'twice.yaml');
+  assert.equal(r.objects.length, 1);
+  assert.equal((r.objects[0] as Service).spec.ports[0]?.port, 80);
+  assert.equal(r.diagnostics.length, 1);
+  assert.match(r.diagnostics[0]?.message ?? '', /^twice\.yaml: Service default\/a: defined more than once/);
+});
+
+test('YAML values keep Kubernetes semantics: quoted numbers are strings, timestamps stay strings, merge keys work', () => {
+  const text = `apiVersion: v1
+kind: Service
+metadata:
+  name: a
+  creationTimestamp: 2024-01-02T03:04:05Z
+  annotations: &ann
+    x: "1"
+spec:
+  ports: [{port: "80"}]
+---
+base: &base {apiVersion: v1, kind: Namespace}
+---
+<<: {apiVersion: v1, kind: Namespace}
+metadata: {name: merged}
+`;
+  const r = parseManifestText(text, 'v.yaml');
+  assert.deepEqual(
+    r.diagnostics.map((d) => d.message),
+    ['v.yaml: Service default/a: spec.ports[0].port: must be an integer', 'v.yaml: document 2: kind: required'],
+  );
+  assert.deepEqual(names(r.objects), ['Namespace/merged']);
+  const ok = parseManifestText(text.replace('port: "80"', 'port: 80'), 'v.yaml');
+  assert.equal(ok.objects[0]?.metadata.creationTimestamp, '2024-01-02T03:04:05Z');
+});
