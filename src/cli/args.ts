@@ -1,0 +1,204 @@
+import { parseArgs } from 'node:util';
+import { defaultServerLimits, type ServerLimits } from '../dataplane/dataplane.ts';
+import type { LogFormat, LogLevel } from '../observe/logger.ts';
+import { defaultUpstreamOptions, type UpstreamOptions } from '../upstream/pools.ts';
+
+/** A command-line mistake: printed as one line, exit status 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ServeArgs {
+  readonly manifests: readonly string[];
+  readonly kubernetes: boolean;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly adminPort: number;
+  readonly adminAddress: string;
+  readonly listenAddress: string;
+  readonly upstream: 'service' | 'endpoints';
+  readonly ingressClass: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly accessLog: boolean;
+  readonly trustedProxies: readonly string[];
+  readonly drainTimeoutMs: number;
+  readonly limits: ServerLimits;
+  readonly upstreamOptions: UpstreamOptions;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export const SERVE_HELP = `Usage: gatehouse serve --manifests PATH [--manifests PATH ...] [options]
+
+Serves the Ingress resources (and the Services, EndpointSlices and Secrets they use) found in
+folders or files of YAML/JSON manifests, and applies changes to them live.
+
+Sources:
+  --manifests PATH             folder (read recursively) or file of manifests; repeatable
+  --kubernetes                 watch the Kubernetes API instead (not available yet)
+Listeners:
+  --http-port N                port for Ingress over HTTP (default 8080)
+  --https-port N               port for Ingress over HTTPS (default 8443)
+  --listen-address ADDR        address the traffic ports bind (default 0.0.0.0)
+  --admin-port N               admin port: /healthz /readyz /metrics /api/config /api/status (default 9901)
+  --admin-address ADDR         admin bind address (default 127.0.0.1)
+Routing:
+  --upstream service|endpoints connect to Service cluster IPs (default) or balance over ready endpoints
+  --ingress-class NAME         IngressClass name to serve (default gatehouse)
+  --trusted-proxies CIDR,...   peers whose X-Forwarded-For is extended rather than replaced (default none)
+Limits and timeouts (durations: 500ms, 10s, 1m; bare numbers are seconds):
+  --upstream-timeout D         wait for upstream response headers / between body chunks (default 60s)
+  --upstream-connect-timeout D connect to an upstream (default 5s)
+  --headers-timeout D          client request head (default 10s)
+  --request-timeout D          whole client request (default 30s)
+  --keepalive-timeout D        idle client keep-alive connection (default 5s)
+  --max-header-size BYTES      client request head size (default 16384)
+  --max-header-count N         client request header count; more is answered 431 (default 100)
+  --max-requests-per-socket N  requests per client connection (default 1000)
+  --max-connections N          client connections per listener (default 20000)
+  --drain-timeout D            on SIGTERM, time given to requests in flight (default 10s)
+Logging:
+  --log-level LEVEL            trace|debug|info|warn|error|fatal|silent (default info)
+  --log-format json|text       (default json)
+  --access-log on|off          one line per request (default on)
+`;
+
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (m === null) throw new UsageError(`${flag}: invalid duration '${value}' (examples: 500ms, 10s, 1m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000);
+}
+
+function parseInteger(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag}: '${value}' is not a whole number`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`${flag}: ${n} is out of range ${min}-${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag}: '${value}' is not one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+export function parseServeArgs(argv: readonly string[]): ServeArgs {
+  let parsed: ReturnType<typeof parseServeFlags>;
+  try {
+    parsed = parseServeFlags(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  const v = parsed.values;
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const manifests = v.manifests ?? [];
+  if (v.kubernetes === true) throw new UsageError('--kubernetes: watching the Kubernetes API is not available yet');
+  if (manifests.length === 0) throw new UsageError('serve needs at least one --manifests PATH');
+  const d = defaultServerLimits;
+  const limits: ServerLimits = {
+    headersTimeoutMs:
+      v['headers-timeout'] === undefined
+        ? d.headersTimeoutMs
+        : parseDuration('--headers-timeout', v['headers-timeout']),
+    requestTimeoutMs:
+      v['request-timeout'] === undefined
+        ? d.requestTimeoutMs
+        : parseDuration('--request-timeout', v['request-timeout']),
+    keepAliveTimeoutMs:
+      v['keepalive-timeout'] === undefined
+        ? d.keepAliveTimeoutMs
+        : parseDuration('--keepalive-timeout', v['keepalive-timeout']),
+    maxHeaderSize:
+      v['max-header-size'] === undefined
+        ? d.maxHeaderSize
+        : parseInteger('--max-header-size', v['max-header-size'], 1024, 1 << 20),
+    maxHeaderCount:
+      v['max-header-count'] === undefined
+        ? d.maxHeaderCount
+        : parseInteger('--max-header-count', v['max-header-count'], 1, 10_000),
+    maxRequestsPerSocket:
+      v['max-requests-per-socket'] === undefined
+        ? d.maxRequestsPerSocket
+        : parseInteger('--max-requests-per-socket', v['max-requests-per-socket'], 0, 1_000_000),
+    maxConnections:
+      v['max-connections'] === undefined
+        ? d.maxConnections
+        : parseInteger('--max-connections', v['max-connections'], 1, 1_000_000),
+    tlsHandshakeTimeoutMs: d.tlsHandshakeTimeoutMs,
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new UsageError('--headers-timeout must not be longer than --request-timeout');
+  }
+  const u = defaultUpstreamOptions;
+  const upstreamOptions: UpstreamOptions = {
+    ...u,
+    timeoutMs:
+      v['upstream-timeout'] === undefined ? u.timeoutMs : parseDuration('--upstream-timeout', v['upstream-timeout']),
+    connectTimeoutMs:
+      v['upstream-connect-timeout'] === undefined
+        ? u.connectTimeoutMs
+        : parseDuration('--upstream-connect-timeout', v['upstream-connect-timeout']),
+  };
+  const trustedProxies = (v['trusted-proxies'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  return {
+    manifests,
+    kubernetes: false,
+    httpPort: parseInteger('--http-port', v['http-port'] ?? '8080', 1, 65535),
+    httpsPort: parseInteger('--https-port', v['https-port'] ?? '8443', 1, 65535),
+    adminPort: parseInteger('--admin-port', v['admin-port'] ?? '9901', 0, 65535),
+    adminAddress: v['admin-address'] ?? '127.0.0.1',
+    listenAddress: v['listen-address'] ?? '0.0.0.0',
+    upstream: oneOf('--upstream', v.upstream ?? 'service', ['service', 'endpoints']),
+    ingressClass: v['ingress-class'] ?? 'gatehouse',
+    logLevel: oneOf('--log-level', v['log-level'] ?? 'info', LOG_LEVELS),
+    logFormat: oneOf('--log-format', v['log-format'] ?? 'json', ['json', 'text']),
+    accessLog: oneOf('--access-log', v['access-log'] ?? 'on', ['on', 'off']) === 'on',
+    trustedProxies,
+    drainTimeoutMs: v['drain-timeout'] === undefined ? 10_000 : parseDuration('--drain-timeout', v['drain-timeout']),
+    limits,
+    upstreamOptions,
+  };
+}
+
+function parseServeFlags(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: true,
+    options: {
+      manifests: { type: 'string', multiple: true },
+      kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'publish-address': { type: 'string' },
+      'publish-service': { type: 'string' },
+      'http-port': { type: 'string' },
+      'https-port': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-address': { type: 'string' },
+      'listen-address': { type: 'string' },
+      upstream: { type: 'string' },
+      'ingress-class': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      'access-log': { type: 'string' },
+      'trusted-proxies': { type: 'string' },
+      'upstream-timeout': { type: 'string' },
+      'upstream-connect-timeout': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keepalive-timeout': { type: 'string' },
+      'max-header-size': { type: 'string' },
+      'max-header-count': { type: 'string' },
+      'max-requests-per-socket': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'drain-timeout': { type: 'string' },
+    },
+  });
+}

@@ -1,0 +1,50 @@
+import { createLogger } from '../observe/logger.ts';
+import { Gateway } from '../runtime/gateway.ts';
+import type { ServeArgs } from './args.ts';
+
+/** Starts a gateway for `gatehouse serve` and stops it gracefully on SIGTERM/SIGINT (exit 0 after draining). */
+export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): Promise<Gateway> {
+  const logger = createLogger({ level: args.logLevel, format: args.logFormat });
+  const gateway = new Gateway(
+    {
+      manifests: args.manifests,
+      translate: {
+        ingressClass: args.ingressClass,
+        upstream: args.upstream,
+        httpPort: args.httpPort,
+        httpsPort: args.httpsPort,
+      },
+      adminPort: args.adminPort,
+      adminAddress: args.adminAddress,
+      listenAddress: args.listenAddress,
+      limits: args.limits,
+      upstream: args.upstreamOptions,
+      trustedProxies: args.trustedProxies,
+      accessLog: args.accessLog,
+      drainTimeoutMs: args.drainTimeoutMs,
+      debounceMs: 50,
+      maxDebounceMs: 250,
+    },
+    logger,
+  );
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    gateway
+      .stop()
+      .then(() => onStopped?.())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          logger.error({ err: err.message }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await gateway.start();
+  return gateway;
+}

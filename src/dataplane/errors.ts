@@ -1,0 +1,43 @@
+/** Runtime errors with a stable code and the HTTP status they are answered with; never match on messages. */
+export class GatehouseError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(code: string, status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const CLIENT_ABORTED = 'GH_ERR_CLIENT_ABORTED';
+export const UPSTREAM_TIMEOUT = 'GH_ERR_UPSTREAM_TIMEOUT';
+export const UPSTREAM_CONNECT = 'GH_ERR_UPSTREAM_CONNECT';
+export const UPSTREAM_PROTOCOL = 'GH_ERR_UPSTREAM_PROTOCOL';
+export const UPSTREAM_RESET = 'GH_ERR_UPSTREAM_RESET';
+
+/** Maps an error from the upstream client to the status the client gets and a stable code for logs/metrics. */
+export function classifyUpstreamError(err: Error): { readonly status: number; readonly code: string } {
+  const code = (err as { code?: unknown }).code;
+  switch (code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return { status: 504, code: UPSTREAM_TIMEOUT };
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return { status: 502, code: UPSTREAM_CONNECT };
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return { status: 502, code: UPSTREAM_RESET };
+    default:
+      return { status: 502, code: UPSTREAM_PROTOCOL };
+  }
+}

@@ -1,0 +1,69 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Every metric gatehouse exports, on a registry of its own (never prom-client's global one). */
+export class Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'route' | 'backend' | 'code_class'>;
+  readonly requestDuration: Histogram<'route'>;
+  readonly upstreamErrors: Counter<'backend' | 'code'>;
+  readonly activeConnections: Gauge<'listener'>;
+  readonly configReloads: Counter<'result'>;
+  readonly configLastReloadSuccess: Gauge;
+  readonly configDiagnostics: Gauge<'severity'>;
+
+  constructor() {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
+    this.requests = new Counter({
+      name: 'gatehouse_http_requests_total',
+      help: 'HTTP requests answered, by route, backend and status class.',
+      labelNames: ['route', 'backend', 'code_class'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'gatehouse_http_request_duration_seconds',
+      help: 'Time from request start to the end of the response, by route.',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'gatehouse_upstream_errors_total',
+      help: 'Requests that failed at the upstream, by backend and error code.',
+      labelNames: ['backend', 'code'],
+      registers,
+    });
+    this.activeConnections = new Gauge({
+      name: 'gatehouse_active_connections',
+      help: 'Open client connections, by listener.',
+      labelNames: ['listener'],
+      registers,
+    });
+    this.configReloads = new Counter({
+      name: 'gatehouse_config_reloads_total',
+      help: 'Configuration changes applied (result="success") or rejected (result="failure").',
+      labelNames: ['result'],
+      registers,
+    });
+    this.configLastReloadSuccess = new Gauge({
+      name: 'gatehouse_config_last_reload_successful',
+      help: '1 when the last configuration change was applied, 0 when it was rejected.',
+      registers,
+    });
+    this.configDiagnostics = new Gauge({
+      name: 'gatehouse_config_diagnostics',
+      help: 'Problems found in the current manifests, by severity.',
+      labelNames: ['severity'],
+      registers,
+    });
+  }
+}
+
+export function codeClass(status: number): string {
+  if (status < 200) return '1xx';
+  if (status < 300) return '2xx';
+  if (status < 400) return '3xx';
+  if (status < 500) return '4xx';
+  return '5xx';
+}

@@ -1,0 +1,206 @@
+import { AdminServer, type AdminState } from '../admin/admin-server.ts';
+import { type CompiledTable, compileTable, hashIR } from '../compile/compile-table.ts';
+import { type KeyPair, SecureContextCache } from '../compile/tls-contexts.ts';
+import { TrustedProxies } from '../dataplane/client-address.ts';
+import { DataPlane, type ServerLimits } from '../dataplane/dataplane.ts';
+import type { Diagnostic, IR, StatusEntry } from '../ir/types.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { ObjectStore } from '../model/store.ts';
+import type { Logger } from '../observe/logger.ts';
+import { Metrics } from '../observe/metrics.ts';
+import { FileSource } from '../sources/file/file-source.ts';
+import { selfSignedDefaultCertificate } from '../tls/certificates.ts';
+import { PoolRegistry, type UpstreamOptions } from '../upstream/pools.ts';
+import { type TranslateOptions, translateAll } from './translate-all.ts';
+
+export interface GatewayOptions {
+  readonly manifests: readonly string[];
+  readonly translate: TranslateOptions;
+  readonly adminPort: number;
+  readonly adminAddress: string;
+  readonly listenAddress: string;
+  readonly limits: ServerLimits;
+  readonly upstream: UpstreamOptions;
+  readonly trustedProxies: readonly string[];
+  readonly accessLog: boolean;
+  readonly drainTimeoutMs: number;
+  /** Debounce of source events: quiet period and longest wait. */
+  readonly debounceMs: number;
+  readonly maxDebounceMs: number;
+}
+
+function diagnosticKey(d: Diagnostic): string {
+  return `${d.severity}|${d.file ?? ''}|${d.object?.kind ?? ''}/${d.object?.namespace ?? ''}/${d.object?.name ?? ''}|${d.message}`;
+}
+
+/**
+ * Wires sources → store → translate → compile → data plane. Owns the one piece of mutable configuration state:
+ * which table is live. Changes are applied one at a time; a burst that arrives meanwhile is applied once, after.
+ */
+export class Gateway implements AdminState {
+  readonly metrics = new Metrics();
+  readonly #options: GatewayOptions;
+  readonly #logger: Logger;
+  readonly #pools: PoolRegistry;
+  readonly #secureContexts = new SecureContextCache();
+  readonly #defaultCertificate: KeyPair;
+  readonly #dataplane: DataPlane;
+  readonly #admin: AdminServer;
+  readonly #store: ObjectStore;
+  #source: FileSource | null = null;
+  #live: CompiledTable | null = null;
+  #status: readonly StatusEntry[] = [];
+  #sourceDiagnostics: readonly Diagnostic[] = [];
+  #translateDiagnostics: readonly Diagnostic[] = [];
+  #reported = new Set<string>();
+  #ready = false;
+  #applying: Promise<void> | null = null;
+  #pending: Snapshot | null = null;
+
+  constructor(options: GatewayOptions, logger: Logger) {
+    this.#options = options;
+    this.#logger = logger;
+    this.#pools = new PoolRegistry(options.upstream);
+    this.#defaultCertificate = selfSignedDefaultCertificate();
+    this.#dataplane = new DataPlane(
+      {
+        listenAddress: options.listenAddress,
+        limits: options.limits,
+        trustedProxies: new TrustedProxies(options.trustedProxies),
+        accessLog: options.accessLog,
+      },
+      logger,
+      this.metrics,
+    );
+    this.#admin = new AdminServer(this, this.metrics);
+    this.#store = new ObjectStore({
+      debounceMs: options.debounceMs,
+      maxDelayMs: options.maxDebounceMs,
+      onChange: (snapshot) => this.#enqueue(snapshot),
+    });
+  }
+
+  ready(): boolean {
+    return this.#ready && !this.#dataplane.draining;
+  }
+
+  config(): IR | null {
+    return this.#live?.ir ?? null;
+  }
+
+  status(): readonly StatusEntry[] {
+    return this.#status;
+  }
+
+  diagnostics(): readonly Diagnostic[] {
+    return [...this.#sourceDiagnostics, ...this.#translateDiagnostics];
+  }
+
+  get adminPort(): number {
+    return this.#admin.address().port;
+  }
+
+  async start(): Promise<void> {
+    await this.#admin.listen(this.#options.adminPort, this.#options.adminAddress);
+    const source = new FileSource(this.#options.manifests);
+    this.#source = source;
+    await source.start((update) => {
+      this.#report(update.diagnostics);
+      this.#sourceDiagnostics = update.diagnostics;
+      this.#store.set('files', update.objects);
+    });
+    // The first configuration is applied at once, not after the debounce, so the gateway is ready sooner.
+    await this.#apply(this.#store.snapshot());
+    this.#ready = true;
+    this.#logger.info({ adminPort: this.adminPort }, 'ready');
+  }
+
+  #report(diagnostics: readonly Diagnostic[]): void {
+    for (const d of diagnostics) {
+      const key = diagnosticKey(d);
+      if (this.#reported.has(key)) continue;
+      const fields = {
+        ...(d.file === undefined ? {} : { file: d.file }),
+        ...(d.object === undefined ? {} : { object: `${d.object.kind} ${d.object.namespace}/${d.object.name}` }),
+      };
+      if (d.severity === 'error') this.#logger.error(fields, d.message);
+      else this.#logger.warn(fields, d.message);
+    }
+    this.#reported = new Set([
+      ...[...this.#sourceDiagnostics, ...this.#translateDiagnostics].map(diagnosticKey),
+      ...diagnostics.map(diagnosticKey),
+    ]);
+  }
+
+  #enqueue(snapshot: Snapshot): void {
+    if (!this.#ready) return;
+    if (this.#applying !== null) {
+      this.#pending = snapshot;
+      return;
+    }
+    this.#applying = this.#apply(snapshot).finally(() => {
+      this.#applying = null;
+      const next = this.#pending;
+      this.#pending = null;
+      if (next !== null) this.#enqueue(next);
+    });
+  }
+
+  async #apply(snapshot: Snapshot): Promise<void> {
+    try {
+      const result = translateAll(snapshot, this.#options.translate);
+      this.#status = result.status;
+      const hash = hashIR(result.ir);
+      if (this.#live !== null && this.#live.hash === hash) {
+        this.#translateDiagnostics = result.diagnostics;
+        this.#report(result.diagnostics);
+        return;
+      }
+      const compiled = compileTable(
+        result.ir,
+        {
+          pools: this.#pools,
+          secureContexts: this.#secureContexts,
+          defaultCertificate: this.#defaultCertificate,
+        },
+        hash,
+      );
+      const diagnostics = [...result.diagnostics, ...compiled.diagnostics];
+      this.#report(diagnostics);
+      this.#translateDiagnostics = diagnostics;
+      const listenerErrors = await this.#dataplane.apply(compiled.table);
+      for (const e of listenerErrors)
+        this.#logger.error({ listener: e.listener, port: e.port }, `cannot listen: ${e.message}`);
+      this.#live = compiled.table;
+      this.#pools.retainOnly(compiled.table.origins);
+      this.metrics.configReloads.labels('success').inc();
+      this.metrics.configLastReloadSuccess.set(1);
+      const counts = { error: 0, warning: 0 };
+      for (const d of this.diagnostics()) counts[d.severity]++;
+      this.metrics.configDiagnostics.labels('error').set(counts.error);
+      this.metrics.configDiagnostics.labels('warning').set(counts.warning);
+      this.#logger.info(
+        { listeners: compiled.table.listeners.size, backends: result.ir.backends.length, hash: hash.slice(0, 12) },
+        'configuration applied',
+      );
+    } catch (err) {
+      this.metrics.configReloads.labels('failure').inc();
+      this.metrics.configLastReloadSuccess.set(0);
+      this.#logger.error(
+        { err: (err as Error).message },
+        'configuration change rejected; the previous one keeps serving',
+      );
+    }
+  }
+
+  /** Graceful stop: not ready, stop accepting, let requests finish (bounded), close everything. */
+  async stop(): Promise<void> {
+    this.#logger.info({ inflight: this.#dataplane.inflight }, 'draining');
+    await this.#source?.close();
+    this.#store.close();
+    await this.#dataplane.drain(this.#options.drainTimeoutMs);
+    await this.#pools.close();
+    await this.#admin.close();
+    this.#logger.info('stopped');
+  }
+}

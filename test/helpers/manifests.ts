@@ -1,0 +1,116 @@
+import { stringify } from 'yaml';
+
+/** Small builders for the manifests end-to-end tests write; they produce what a user would write by hand. */
+
+export type Manifest = Record<string, unknown>;
+
+export function toYaml(objects: readonly Manifest[]): string {
+  return objects.map((o) => stringify(o)).join('---\n');
+}
+
+export function ingressClass(name = 'gatehouse', isDefault = false): Manifest {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'IngressClass',
+    metadata: {
+      name,
+      ...(isDefault ? { annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } } : {}),
+    },
+    spec: { controller: 'gatehouse.dev/ingress-controller' },
+  };
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly clusterIP: string;
+  readonly port: number;
+  readonly portName?: string;
+  readonly targetPort: number;
+  /** Pod addresses; each listens on targetPort. */
+  readonly endpoints: readonly { readonly ip: string; readonly ready?: boolean }[];
+}
+
+/** A Service and its EndpointSlice. */
+export function service(s: ServiceSpec): Manifest[] {
+  const namespace = s.namespace ?? 'default';
+  const portName = s.portName ?? 'http';
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: s.name, namespace },
+      spec: { clusterIP: s.clusterIP, ports: [{ name: portName, port: s.port, targetPort: s.targetPort }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${s.name}-abc`, namespace, labels: { 'kubernetes.io/service-name': s.name } },
+      addressType: 'IPv4',
+      endpoints: s.endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true } })),
+      ports: [{ name: portName, port: s.targetPort, protocol: 'TCP' }],
+    },
+  ];
+}
+
+export interface PathSpec {
+  readonly path: string;
+  readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific';
+  readonly service: string;
+  readonly port: number | string;
+}
+
+export interface IngressSpec {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly className?: string;
+  readonly annotations?: Record<string, string>;
+  readonly creationTimestamp?: string;
+  readonly defaultBackend?: { readonly service: string; readonly port: number | string };
+  readonly tls?: readonly { readonly hosts: readonly string[]; readonly secretName: string }[];
+  readonly rules: readonly { readonly host?: string; readonly paths: readonly PathSpec[] }[];
+}
+
+function backendRef(serviceName: string, port: number | string): Manifest {
+  return { service: { name: serviceName, port: typeof port === 'number' ? { number: port } : { name: port } } };
+}
+
+export function ingress(s: IngressSpec): Manifest {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: {
+      name: s.name,
+      namespace: s.namespace ?? 'default',
+      ...(s.annotations === undefined ? {} : { annotations: s.annotations }),
+      ...(s.creationTimestamp === undefined ? {} : { creationTimestamp: s.creationTimestamp }),
+    },
+    spec: {
+      ingressClassName: s.className ?? 'gatehouse',
+      ...(s.defaultBackend === undefined
+        ? {}
+        : { defaultBackend: backendRef(s.defaultBackend.service, s.defaultBackend.port) }),
+      ...(s.tls === undefined ? {} : { tls: s.tls }),
+      rules: s.rules.map((r) => ({
+        ...(r.host === undefined ? {} : { host: r.host }),
+        http: {
+          paths: r.paths.map((p) => ({
+            path: p.path,
+            pathType: p.pathType ?? 'Prefix',
+            backend: backendRef(p.service, p.port),
+          })),
+        },
+      })),
+    },
+  };
+}
+
+export function tlsSecret(name: string, certPem: string, keyPem: string, namespace = 'default'): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': Buffer.from(certPem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') },
+  };
+}
