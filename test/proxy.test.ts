@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -224,6 +225,47 @@ test('bad requests get 4xx and the process keeps serving', async () => {
   for (let i = 0; i < 150; i++) many[`x-h-${i}`] = 'v';
   assert.equal((await get('/echo', many)).status, 431);
   assert.equal((await get('/echo/ok')).status, 200);
+});
+
+/** Sends raw bytes on one connection and collects everything until the server closes it (or 2 s pass). */
+function raw(bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(gh.httpPort, '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => {
+      got += c;
+    });
+    const done = (): void => resolve(got);
+    socket.on('close', done);
+    socket.on('error', done);
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  });
+}
+
+test('framing and routing edge cases seen by the backend', async () => {
+  const mark = recorder.requests.length;
+  // HTTP/1.0 cannot be chunked: refused and closed, and the request pipelined behind it never reaches a backend.
+  const h10 = await raw(
+    `POST /rec/h10 HTTP/1.0\r\nHost: ${HOST}\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` +
+      `GET /rec/smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+  );
+  assert.match(h10, /^HTTP\/1\.1 400/);
+  assert.doesNotMatch(h10, /smuggled/);
+  // `Connection: Host` must not remove Host.
+  const hop = await raw(`GET /rec/hop HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Host, close\r\n\r\n`);
+  assert.match(hop, /^HTTP\/1\.1 200/);
+  // absolute-form: the request-target's authority is routed on and forwarded as Host.
+  const abs = await raw(`GET http://${HOST}/rec/abs HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n`);
+  assert.match(abs, /^HTTP\/1\.1 200/);
+  await new Promise((r) => setTimeout(r, 100));
+  const seen = recorder.requests.slice(mark);
+  assert.equal(
+    seen.some((r) => r.url.includes('smuggled') || r.url.includes('h10')),
+    false,
+  );
+  assert.equal(seen.find((r) => r.url === '/rec/hop')?.headers['host'], HOST);
+  assert.equal(seen.find((r) => r.url === '/rec/abs')?.headers['host'], HOST);
 });
 
 test('admin: /healthz, /readyz, /api/config with keys redacted, /metrics', async () => {

@@ -95,6 +95,7 @@ export class DataPlane implements HandlerContext {
   readonly #metrics: Metrics;
   readonly #servers = new Map<number, ServerEntry>();
   readonly #reclaimer = new ChunkReclaimer(4 * 1024 * 1024);
+  readonly #refused = new WeakSet<Socket>();
   #inflight = 0;
   #idle: (() => void) | null = null;
 
@@ -146,6 +147,14 @@ export class DataPlane implements HandlerContext {
       );
     }
     if (this.#inflight === 0 && this.#idle !== null) this.#idle();
+  }
+
+  refuseConnection(socket: Socket): void {
+    this.#refused.add(socket);
+  }
+
+  isRefused(socket: Socket): boolean {
+    return this.#refused.has(socket);
   }
 
   bodyBytes(n: number): void {

@@ -18,6 +18,7 @@ export const UPSTREAM_RESET = 'GH_ERR_UPSTREAM_RESET';
 
 /** Maps an error from the upstream client to the status the client gets and a stable code for logs/metrics. */
 export function classifyUpstreamError(err: Error): { readonly status: number; readonly code: string } {
+  if (err instanceof GatehouseError) return { status: err.status, code: err.code };
   const code = (err as { code?: unknown }).code;
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':

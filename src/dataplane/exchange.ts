@@ -1,13 +1,17 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { CLIENT_ABORTED, classifyUpstreamError, GatehouseError } from './errors.ts';
+import type { CompiledHeaderModifier } from '../compile/route-filters.ts';
+import { CLIENT_ABORTED, classifyUpstreamError, GatehouseError, UPSTREAM_TIMEOUT } from './errors.ts';
 import { downstreamResponseHeaders } from './headers.ts';
 
 /** What an exchange reports when it ends: the data plane logs it and counts it. */
 export interface ExchangeSink {
   exchangeEnded(ex: Exchange): void;
   upstreamFailed(ex: Exchange, err: Error, code: string): void;
+  /** After a framing or parsing refusal: nothing more is read from this connection (pipelined requests included). */
+  refuseConnection(socket: Socket): void;
   /** Body bytes that passed through, in either direction. */
   bodyBytes(n: number): void;
 }
@@ -39,6 +43,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   errorCode: string;
   controller: Dispatcher.DispatchController | null;
   upstreamActive: boolean;
+  responseHeaders: CompiledHeaderModifier | null;
+  backendResponseHeaders: CompiledHeaderModifier | null;
+  timer: NodeJS.Timeout | null;
 
   constructor(
     sink: ExchangeSink,
@@ -65,6 +72,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.errorCode = '';
     this.controller = null;
     this.upstreamActive = false;
+    this.responseHeaders = null;
+    this.backendResponseHeaders = null;
+    this.timer = null;
+  }
+
+  /** The route's whole-request timeout: 504 if the response has not started by then, else the response is cut. */
+  startTimer(ms: number): void {
+    this.timer = setTimeout(onExchangeTimeout, ms, this);
   }
 
   /** Answers locally (routing results, errors) with a short plain-text body. */
@@ -81,7 +96,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.setHeader('content-type', 'text/plain; charset=utf-8');
     res.setHeader('content-length', this.bytes);
     res.setHeader('cache-control', 'no-store');
-    if (close) res.shouldKeepAlive = false;
+    if (close) {
+      res.shouldKeepAlive = false;
+      this.sink.refuseConnection(this.req.socket);
+    }
     res.end(this.method === 'HEAD' ? undefined : text);
   }
 
@@ -107,7 +125,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return;
     try {
-      res.writeHead(statusCode, downstreamResponseHeaders(headers));
+      const out = downstreamResponseHeaders(headers);
+      if (this.responseHeaders !== null) this.responseHeaders.applyObject(out as Record<string, string | string[]>);
+      if (this.backendResponseHeaders !== null) {
+        this.backendResponseHeaders.applyObject(out as Record<string, string | string[]>);
+      }
+      res.writeHead(statusCode, out);
     } catch (err) {
       // node refuses header values it could not write safely (CR, LF, NUL): the upstream answer is unusable.
       this.errorCode = 'GH_ERR_UPSTREAM_INVALID_HEADER';
@@ -148,11 +171,24 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
+function onExchangeTimeout(ex: Exchange): void {
+  ex.timer = null;
+  if (ex.upstreamActive && ex.controller !== null) {
+    ex.controller.abort(new GatehouseError(UPSTREAM_TIMEOUT, 504, 'route request timeout'));
+  } else if (!ex.res.headersSent) {
+    ex.respond(504, 'upstream timed out', false);
+  }
+}
+
 /** `res` 'close': the exchange is over, finished or not. */
 export function onResponseClose(this: GatehouseResponse): void {
   const ex = this.exchange;
   if (ex === null) return;
   this.exchange = null;
+  if (ex.timer !== null) {
+    clearTimeout(ex.timer);
+    ex.timer = null;
+  }
   if (!this.writableFinished) {
     if (ex.status === 0 || !this.headersSent) ex.status = 499;
     if (ex.upstreamActive && ex.controller !== null) {

@@ -9,6 +9,7 @@ const facts = {
   port: 8080,
   host: 'app.example',
   requestId: 'rid-1',
+  hostOverride: null,
 };
 
 function toMap(flat: string[]): Map<string, string[]> {

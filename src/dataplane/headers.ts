@@ -25,7 +25,16 @@ const REPLACED_FROM_UNTRUSTED = new Set([
   'x-real-ip',
   'forwarded',
 ]);
-const ALWAYS_DROPPED_REQUEST = new Set(['expect', 'l5d-dst-override']);
+/**
+ * `X-Original-URL` / `X-Rewrite-URL` let some frameworks re-route a request after the proxy chose its route.
+ */
+const ALWAYS_DROPPED_REQUEST = new Set(['expect', 'l5d-dst-override', 'x-original-url', 'x-rewrite-url']);
+
+/**
+ * What `Connection` may not remove: the request's identity and framing stay under the proxy's control
+ * (a client listing `Host` would otherwise make the backend see the upstream address as the host).
+ */
+const NOT_REMOVABLE_BY_CONNECTION = new Set(['host', 'content-length']);
 
 /** Header names listed in `Connection` (lower-case), or null when there are none. */
 export function connectionTokens(value: string | undefined): Set<string> | null {
@@ -33,7 +42,7 @@ export function connectionTokens(value: string | undefined): Set<string> | null 
   let tokens: Set<string> | null = null;
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();
-    if (t === '' || t === 'close' || t === 'keep-alive') continue;
+    if (t === '' || t === 'close' || t === 'keep-alive' || NOT_REMOVABLE_BY_CONNECTION.has(t)) continue;
     tokens ??= new Set();
     tokens.add(t);
   }
@@ -49,6 +58,8 @@ export interface ForwardedFacts {
   readonly port: number;
   readonly host: string;
   readonly requestId: string;
+  /** For absolute-form requests: the authority that was routed on, which replaces the client's Host. */
+  readonly hostOverride: string | null;
 }
 
 /**
@@ -78,6 +89,12 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], facts: For
     const name = raw.toLowerCase();
     const value = rawHeaders[i + 1] as string;
     if (HOP_BY_HOP.has(name) || ALWAYS_DROPPED_REQUEST.has(name)) continue;
+    // `Transfer_Encoding` is no header to HTTP, but CGI-style backends fold `_` into `-` (nginx drops these too).
+    if (name.includes('_')) continue;
+    if (name === 'host' && facts.hostOverride !== null) {
+      out.push('host', facts.hostOverride);
+      continue;
+    }
     if (listed?.has(name) === true) continue;
     if (REPLACED_FROM_UNTRUSTED.has(name)) {
       if (!facts.trustedPeer) continue;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import {
   ACTION_DIRECT,
@@ -8,7 +9,9 @@ import {
   type CompiledRoute,
   type CompiledTable,
 } from '../compile/compile-table.ts';
+import { type CompiledFilters, type CompiledMirror, rewritePath } from '../compile/route-filters.ts';
 import type { MatchInput } from '../compile/route-matcher.ts';
+import type { UpstreamBackend } from '../upstream/backend.ts';
 import { plainAddress, type TrustedProxies } from './client-address.ts';
 import { Exchange, type ExchangeSink, type GatehouseResponse, onResponseClose, onResponseDrain } from './exchange.ts';
 import { upstreamRequestHeaders } from './headers.ts';
@@ -21,6 +24,7 @@ export interface HandlerContext extends ExchangeSink {
   readonly maxHeaderCount: number;
   readonly draining: boolean;
   exchangeStarted(ex: Exchange): void;
+  isRefused(socket: Socket): boolean;
 }
 
 /** Per listener: what the request handler needs to know about the socket it came in on. */
@@ -72,8 +76,17 @@ export function hostOf(authority: string): string | null {
   return host.toLowerCase();
 }
 
-function locationFor(route: CompiledRoute, proto: string, host: string, port: number, pathAndQuery: string): string {
+function locationFor(
+  route: CompiledRoute,
+  proto: string,
+  host: string,
+  port: number,
+  path: string,
+  query: string,
+): string {
   const r = route.redirect;
+  const rewritten = r?.path === undefined ? path : rewritePath(path, r.path, route.matchedPrefix);
+  const pathAndQuery = query === '' ? rewritten : `${rewritten}?${query}`;
   if (r === null) return pathAndQuery;
   const scheme = r.scheme ?? proto;
   const hostname = r.hostname ?? host;
@@ -89,6 +102,11 @@ function locationFor(route: CompiledRoute, proto: string, host: string, port: nu
 
 export function handleRequest(binding: ListenerBinding, req: IncomingMessage, res: GatehouseResponse): void {
   const ctx = binding.context;
+  // A request pipelined behind one whose framing was refused is not trusted: the two may have been split wrong.
+  if (ctx.isRefused(req.socket)) {
+    req.socket.destroy();
+    return;
+  }
   const peer = plainAddress(req.socket.remoteAddress);
   const ex = new Exchange(ctx, req, res, binding.listenerName, peer);
   res.exchange = ex;
@@ -117,7 +135,9 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
 
   let target = req.url ?? '';
   let authority = req.headers.host ?? '';
+  let absoluteForm = false;
   if (target.charCodeAt(0) !== 47) {
+    absoluteForm = true;
     // absolute-form: its authority replaces Host (RFC 9112 3.2.2)
     const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
     if (m === null) {
@@ -161,7 +181,7 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
 
   if (route.action === ACTION_REDIRECT) {
     const status = route.redirect?.statusCode ?? 302;
-    ex.redirect(status, locationFor(route, binding.proto, host, binding.port, pathAndQuery));
+    ex.redirect(status, locationFor(route, binding.proto, host, binding.port, path, q < 0 ? '' : query));
     return;
   }
   if (route.action === ACTION_DIRECT) {
@@ -169,11 +189,12 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
     return;
   }
 
-  const backend = route.pickBackend();
-  if (backend === null) {
+  const chosen = route.pickBackend();
+  if (chosen < 0) {
     ex.respond(500, 'no backend for this route', false);
     return;
   }
+  const backend = route.backends[chosen] as UpstreamBackend;
   ex.backend = backend.name;
   if (backend.unavailableStatus !== 0) {
     ex.respond(backend.unavailableStatus, backend.reason, false);
@@ -183,25 +204,75 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
   const trusted = ctx.trustedProxies.has(peer);
   const incomingId = req.headers['x-request-id'];
   ex.requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
-  const headers = upstreamRequestHeaders(raw, {
+  const routeFilters = route.filters;
+  const backendFilters = route.backendFilters[chosen] ?? null;
+  let upstreamPath = pathAndQuery;
+  let hostOverride: string | null = absoluteForm ? authority : null;
+  if (routeFilters !== null) {
+    if (routeFilters.rewritePath !== null) {
+      const rewritten = rewritePath(path, routeFilters.rewritePath, route.matchedPrefix);
+      upstreamPath = q < 0 ? rewritten : `${rewritten}?${query}`;
+    }
+    if (routeFilters.rewriteHost !== null) hostOverride = routeFilters.rewriteHost;
+  }
+  let headers = upstreamRequestHeaders(raw, {
     clientAddress: peer,
     trustedPeer: trusted,
     proto: binding.proto,
     port: binding.port,
     host: authority,
     requestId: ex.requestId,
+    hostOverride,
   });
-  const index = backend.pick();
-  ex.upstream = backend.origins[index] as string;
-  res.on('drain', onResponseDrain);
+  if (routeFilters?.requestHeaders != null) headers = routeFilters.requestHeaders.applyFlat(headers);
+  if (backendFilters?.requestHeaders != null) headers = backendFilters.requestHeaders.applyFlat(headers);
+  ex.responseHeaders = routeFilters?.responseHeaders ?? null;
+  ex.backendResponseHeaders = backendFilters?.responseHeaders ?? null;
   const hasBody =
     req.headers['transfer-encoding'] !== undefined ||
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  if (routeFilters !== null && routeFilters.mirrors.length > 0)
+    sendMirrors(routeFilters, upstreamPath, ex.method, headers);
+  const index = backend.pick();
+  ex.upstream = backend.origins[index] as string;
+  res.on('drain', onResponseDrain);
   const options: Dispatcher.DispatchOptions = {
-    path: pathAndQuery,
+    path: upstreamPath,
     method: ex.method,
     headers,
     body: hasBody ? req : null,
+    ...(route.backendTimeoutMs > 0 ? { headersTimeout: route.backendTimeoutMs } : {}),
   };
+  if (route.requestTimeoutMs > 0) ex.startTimer(route.requestTimeoutMs);
   backend.pool(index).dispatch(options, ex);
+}
+
+/** Discards a mirrored request's response; mirrors are fire and forget and never affect the client. */
+class MirrorSink implements Dispatcher.DispatchHandler {
+  onResponseData(): void {}
+  onResponseEnd(): void {}
+  onResponseError(): void {}
+}
+const MIRROR_SINK = new MirrorSink();
+
+/**
+ * Copies of the request (head only: bodies are not mirrored, so a mirror can never hold back the client's
+ * upload) to each mirror backend, chosen by its percentage.
+ */
+function sendMirrors(filters: CompiledFilters, path: string, method: string, headers: readonly string[]): void {
+  let mirrorHeaders: string[] | null = null;
+  for (let i = 0; i < filters.mirrors.length; i++) {
+    const m = filters.mirrors[i] as CompiledMirror;
+    if (m.ratio < 1 && Math.random() >= m.ratio) continue;
+    if (mirrorHeaders === null) {
+      mirrorHeaders = [];
+      for (let j = 0; j < headers.length; j += 2) {
+        const name = (headers[j] as string).toLowerCase();
+        if (name === 'content-length' || name === 'transfer-encoding') continue;
+        mirrorHeaders.push(headers[j] as string, headers[j + 1] as string);
+      }
+    }
+    const b = m.backend;
+    b.pool(b.pick()).dispatch({ path, method, headers: mirrorHeaders, body: null }, MIRROR_SINK);
+  }
 }

@@ -25,7 +25,23 @@ test('encoded unreserved characters are decoded before dot segments are resolved
 });
 
 test('ambiguous or malformed paths are refused', () => {
-  for (const p of ['', 'foo', '/a%2fb', '/a%5Cb', '/a%00', '/a\\b', '/%zz', '/%4', '/..', '/a/../..', '/%2e%2e/x']) {
+  for (const p of [
+    '',
+    'foo',
+    '/a%2fb',
+    '/a%5Cb',
+    '/a%00',
+    '/a\\b',
+    '/%zz',
+    '/%4',
+    '/..',
+    '/a/../..',
+    '/%2e%2e/x',
+    '/public/%252e%252e/admin',
+    '/a/%252F',
+    '/public/..;/admin',
+    '/a/.;x/b',
+  ]) {
     assert.equal(normalizePath(p), null, p);
   }
 });

@@ -22,6 +22,11 @@ function isUnreserved(code: number): boolean {
   );
 }
 
+function isDoubleEncodedSeparator(path: string, at: number): boolean {
+  const pair = path.slice(at, at + 2).toLowerCase();
+  return pair === '2e' || pair === '2f' || pair === '5c';
+}
+
 /** Whether the path needs any work; most do not, and they are returned as they are. */
 function isPlain(path: string): boolean {
   let prev = 0;
@@ -39,7 +44,8 @@ function isPlain(path: string): boolean {
  * Normalises an origin-form path (without the query): percent-encodings of unreserved characters are decoded,
  * other encodings upper-cased; `//` runs collapse; `.` and `..` segments are resolved.
  * Returns null for what is refused with 400: a path not starting with `/`, a malformed `%` escape, an encoded
- * `/`, `\` or NUL (their meaning differs between servers), a literal `\`, and `..` above the root.
+ * `/`, `\` or NUL (their meaning differs between servers), double-encoded `.`, `/` or `\` (`%252e`), `..;`
+ * segments, a literal `\`, and `..` above the root.
  */
 export function normalizePath(path: string): string | null {
   if (path.charCodeAt(0) !== 47) return null;
@@ -57,6 +63,8 @@ export function normalizePath(path: string): string | null {
     if (hi < 0 || lo < 0) return null;
     const byte = hi * 16 + lo;
     if (byte === 0x2f || byte === 0x5c || byte === 0) return null;
+    // `%252e` is `%2e` to a backend that decodes twice: refuse encoded-escape forms of `.`, `/` and `\`.
+    if (byte === 0x25 && isDoubleEncodedSeparator(path, i + 3)) return null;
     decoded += isUnreserved(byte) ? String.fromCharCode(byte) : `%${HEX[hi]}${HEX[lo]}`;
     i += 2;
   }
@@ -65,6 +73,8 @@ export function normalizePath(path: string): string | null {
   const last = segments.length - 1;
   for (let i = 1; i <= last; i++) {
     const seg = segments[i] as string;
+    // `..;x` is `..` to servers that strip path parameters (Tomcat, Jetty): refuse rather than guess.
+    if (seg.startsWith('..;') || seg.startsWith('.;')) return null;
     if (seg === '.' || (seg === '' && i !== last)) continue;
     if (seg === '..') {
       if (out.length === 0) return null;
