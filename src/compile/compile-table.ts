@@ -5,6 +5,7 @@ import { UpstreamBackend } from '../upstream/backend.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
 import { HostRouter } from './host-router.ts';
 import { PathIndex } from './path-index.ts';
+import { CompiledFilters } from './route-filters.ts';
 import { buildSniTable, type KeyPair, type SecureContextCache, type SniTable } from './tls-contexts.ts';
 
 export const ACTION_FORWARD = 0;
@@ -21,13 +22,27 @@ export class CompiledRoute {
   /** Running sums of the weights, for weighted random choice; empty with a single backend. */
   readonly #cumulative: readonly number[];
   readonly #totalWeight: number;
+  /** Per-backend filters, parallel to `backends`. */
+  readonly backendFilters: readonly (CompiledFilters | null)[];
   readonly redirect: RedirectAction | null;
   readonly directStatus: number;
   readonly directBody: string;
+  readonly filters: CompiledFilters | null;
+  /** The Prefix value the route matched on, for ReplacePrefixMatch; null for other path matches. */
+  readonly matchedPrefix: string | null;
+  /** 0: none. */
+  readonly requestTimeoutMs: number;
+  readonly backendTimeoutMs: number;
 
   constructor(route: Route, backends: ReadonlyMap<string, UpstreamBackend>) {
     this.name = route.name;
     this.source = route.source;
+    this.filters = CompiledFilters.of(route.filters, backends);
+    const p = route.match.path;
+    this.matchedPrefix =
+      p.kind === 'Prefix' ? (p.value.length > 1 && p.value.endsWith('/') ? p.value.slice(0, -1) : p.value) : null;
+    this.requestTimeoutMs = route.timeouts?.requestMs ?? 0;
+    this.backendTimeoutMs = route.timeouts?.backendRequestMs ?? 0;
     const a = route.action;
     this.redirect = a.kind === 'redirect' ? a : null;
     this.directStatus = a.kind === 'direct' ? a.status : 0;
@@ -35,6 +50,7 @@ export class CompiledRoute {
     if (a.kind === 'forward') {
       this.action = ACTION_FORWARD;
       const chosen: UpstreamBackend[] = [];
+      const chosenFilters: (CompiledFilters | null)[] = [];
       const cumulative: number[] = [];
       let total = 0;
       for (const wb of a.backends) {
@@ -42,28 +58,30 @@ export class CompiledRoute {
         if (b === undefined || wb.weight <= 0) continue;
         total += wb.weight;
         chosen.push(b);
+        chosenFilters.push(CompiledFilters.of(wb.filters, backends));
         cumulative.push(total);
       }
       this.backends = chosen;
+      this.backendFilters = chosenFilters;
       this.#cumulative = chosen.length > 1 ? cumulative : [];
       this.#totalWeight = total;
     } else {
       this.action = a.kind === 'redirect' ? ACTION_REDIRECT : ACTION_DIRECT;
       this.backends = NO_BACKEND;
+      this.backendFilters = [];
       this.#cumulative = [];
       this.#totalWeight = 0;
     }
   }
 
-  /** A backend by weight; null when every weight is zero (answered with 500, as Gateway API asks). */
-  pickBackend(): UpstreamBackend | null {
+  /** The index of a backend chosen by weight; -1 when every weight is zero (answered 500, as Gateway API asks). */
+  pickBackend(): number {
     const n = this.backends.length;
-    if (n === 0) return null;
-    if (n === 1) return this.backends[0] as UpstreamBackend;
+    if (n <= 1) return n - 1;
     const r = Math.random() * this.#totalWeight;
     const c = this.#cumulative;
-    for (let i = 0; i < n; i++) if (r < (c[i] as number)) return this.backends[i] as UpstreamBackend;
-    return this.backends[n - 1] as UpstreamBackend;
+    for (let i = 0; i < n; i++) if (r < (c[i] as number)) return i;
+    return n - 1;
   }
 }
 

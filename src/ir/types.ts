@@ -33,10 +33,56 @@ export interface RouteMatch {
   readonly method?: string;
 }
 
+export interface HeaderValue {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Header changes, applied in the order remove, set, add (names compared case-insensitively). */
+export interface HeaderModifier {
+  readonly set: readonly HeaderValue[];
+  readonly add: readonly HeaderValue[];
+  readonly remove: readonly string[];
+}
+
+export type PathModifier =
+  | { readonly kind: 'ReplaceFullPath'; readonly value: string }
+  /** Replaces the part of the path the route's Prefix match covered (element-wise) with `value`. */
+  | { readonly kind: 'ReplacePrefixMatch'; readonly value: string };
+
+export interface URLRewrite {
+  readonly hostname?: string;
+  readonly path?: PathModifier;
+}
+
+export interface Mirror {
+  /** Name of an entry in IR.backends. */
+  readonly backend: string;
+  /** Share of requests mirrored, 0–100 (fractions allowed). */
+  readonly percent: number;
+}
+
+/** What a route does to a request besides choosing where it goes. Absent fields: nothing to do. */
+export interface RouteFilters {
+  readonly requestHeaders?: HeaderModifier;
+  readonly responseHeaders?: HeaderModifier;
+  readonly urlRewrite?: URLRewrite;
+  readonly mirrors?: readonly Mirror[];
+}
+
+export interface RouteTimeouts {
+  /** Whole request, from the start of the request to the end of the response (504 when exceeded before headers). */
+  readonly requestMs?: number;
+  /** One attempt at the backend: time to response headers. */
+  readonly backendRequestMs?: number;
+}
+
 export interface WeightedBackend {
   /** Name of an entry in IR.backends. */
   readonly backend: string;
   readonly weight: number;
+  /** Filters that apply only when this backend is chosen (Gateway API per-backendRef filters). */
+  readonly filters?: RouteFilters;
 }
 
 export interface ForwardAction {
@@ -49,6 +95,7 @@ export interface RedirectAction {
   readonly scheme?: 'http' | 'https';
   readonly hostname?: string;
   readonly port?: number;
+  readonly path?: PathModifier;
   readonly statusCode: number;
 }
 
@@ -66,6 +113,8 @@ export interface Route {
   readonly source: SourceRef;
   readonly match: RouteMatch;
   readonly action: RouteAction;
+  readonly filters?: RouteFilters;
+  readonly timeouts?: RouteTimeouts;
 }
 
 export type HostMatchKind =
@@ -112,7 +161,7 @@ export type BackendTarget =
   | { readonly kind: 'static'; readonly endpoints: readonly Endpoint[] }
   /** A DNS name resolved at connect time (ExternalName Services). */
   | { readonly kind: 'dns'; readonly hostname: string; readonly port: number }
-  /** Nothing to connect to: answered locally with this status. */
+  /** Nothing to connect to: answered locally with this status (500: invalid reference; 503: nothing ready). */
   | { readonly kind: 'unavailable'; readonly status: 500 | 503; readonly reason: string };
 
 export interface Backend {
@@ -148,11 +197,41 @@ export interface Condition {
   readonly observedGeneration?: number;
 }
 
+export interface ParentRefStatus {
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly sectionName?: string;
+  readonly port?: number;
+}
+
+/** One `status.parents[]` entry of a route, as Gateway API writes it. */
+export interface RouteParentStatus {
+  readonly parentRef: ParentRefStatus;
+  readonly controllerName: string;
+  readonly conditions: readonly Condition[];
+}
+
+/** One `status.listeners[]` entry of a Gateway. */
+export interface ListenerStatus {
+  readonly name: string;
+  readonly attachedRoutes: number;
+  readonly supportedKinds: readonly { readonly group: string; readonly kind: string }[];
+  readonly conditions: readonly Condition[];
+}
+
+/**
+ * The status of one object. For routes `conditions` holds the conditions of every parent entry gatehouse
+ * writes (so a reader that does not look at `parents` still sees them); `parents` keeps them apart.
+ */
 export interface StatusEntry {
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
   readonly conditions: readonly Condition[];
+  readonly parents?: readonly RouteParentStatus[];
+  readonly listeners?: readonly ListenerStatus[];
 }
 
 export interface Diagnostic {

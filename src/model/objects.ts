@@ -134,7 +134,180 @@ export interface Namespace {
   readonly origin: Origin;
 }
 
-export type KubeObject = Ingress | IngressClass | Service | EndpointSlice | Secret | Namespace;
+// ---------------------------------------------------------------- Gateway API (gateway.networking.k8s.io)
+
+/** A reference with group/kind defaults already applied by the decoder. */
+export interface GroupKindRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  /** Absent means the referring object's namespace. */
+  readonly namespace?: string;
+}
+
+export interface LabelSelector {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly {
+    readonly key: string;
+    readonly operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    readonly values: readonly string[];
+  }[];
+}
+
+export interface GatewayClass {
+  readonly kind: 'GatewayClass';
+  readonly metadata: ObjectMeta;
+  readonly spec: { readonly controllerName: string };
+  readonly origin: Origin;
+}
+
+export interface GatewayListener {
+  readonly name: string;
+  readonly hostname?: string;
+  readonly port: number;
+  /** HTTP, HTTPS, TLS, TCP, UDP or an implementation-specific value, as written. */
+  readonly protocol: string;
+  readonly tls?: {
+    readonly mode: 'Terminate' | 'Passthrough';
+    /** Defaults applied: group "" and kind Secret. */
+    readonly certificateRefs: readonly GroupKindRef[];
+  };
+  readonly allowedRoutes: {
+    readonly namespaces: { readonly from: 'Same' | 'All' | 'Selector'; readonly selector?: LabelSelector };
+    /** Empty means the kinds the protocol supports. Group defaults to gateway.networking.k8s.io. */
+    readonly kinds: readonly { readonly group: string; readonly kind: string }[];
+  };
+}
+
+export interface Gateway {
+  readonly kind: 'Gateway';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly gatewayClassName: string;
+    readonly listeners: readonly GatewayListener[];
+  };
+  readonly origin: Origin;
+}
+
+export interface ParentReference {
+  /** Defaults: group gateway.networking.k8s.io, kind Gateway. */
+  readonly group: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly sectionName?: string;
+  readonly port?: number;
+}
+
+export type HTTPPathMatch = { readonly type: 'Exact' | 'PathPrefix' | 'RegularExpression'; readonly value: string };
+
+export interface HTTPHeaderMatch {
+  readonly type: 'Exact' | 'RegularExpression';
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface HTTPRouteMatch {
+  /** Defaults to PathPrefix "/". */
+  readonly path: HTTPPathMatch;
+  readonly headers: readonly HTTPHeaderMatch[];
+  readonly queryParams: readonly HTTPHeaderMatch[];
+  readonly method?: string;
+}
+
+export interface HTTPHeaderFilter {
+  readonly set: readonly { readonly name: string; readonly value: string }[];
+  readonly add: readonly { readonly name: string; readonly value: string }[];
+  readonly remove: readonly string[];
+}
+
+export type HTTPPathModifier =
+  | { readonly type: 'ReplaceFullPath'; readonly replaceFullPath: string }
+  | { readonly type: 'ReplacePrefixMatch'; readonly replacePrefixMatch: string };
+
+/** A backendRef with defaults applied: group "", kind Service, weight 1. */
+export interface BackendObjectRef extends GroupKindRef {
+  readonly port?: number;
+}
+
+export type HTTPRouteFilter =
+  | { readonly type: 'RequestHeaderModifier'; readonly requestHeaderModifier: HTTPHeaderFilter }
+  | { readonly type: 'ResponseHeaderModifier'; readonly responseHeaderModifier: HTTPHeaderFilter }
+  | {
+      readonly type: 'RequestRedirect';
+      readonly requestRedirect: {
+        readonly scheme?: 'http' | 'https';
+        readonly hostname?: string;
+        readonly path?: HTTPPathModifier;
+        readonly port?: number;
+        /** Defaults to 302. */
+        readonly statusCode: number;
+      };
+    }
+  | {
+      readonly type: 'URLRewrite';
+      readonly urlRewrite: { readonly hostname?: string; readonly path?: HTTPPathModifier };
+    }
+  | {
+      readonly type: 'RequestMirror';
+      readonly requestMirror: {
+        readonly backendRef: BackendObjectRef;
+        readonly percent?: number;
+        readonly fraction?: { readonly numerator: number; readonly denominator: number };
+      };
+    }
+  | {
+      readonly type: 'ExtensionRef';
+      readonly extensionRef: { readonly group: string; readonly kind: string; readonly name: string };
+    };
+
+export interface HTTPBackendRef extends BackendObjectRef {
+  readonly weight: number;
+  readonly filters: readonly HTTPRouteFilter[];
+}
+
+export interface HTTPRouteRule {
+  readonly name?: string;
+  /** Defaults to one match: PathPrefix "/". */
+  readonly matches: readonly HTTPRouteMatch[];
+  readonly filters: readonly HTTPRouteFilter[];
+  readonly backendRefs: readonly HTTPBackendRef[];
+  /** Durations as written (Gateway API duration format, e.g. "10s", "500ms", "1m30s"); "0s" disables. */
+  readonly timeouts?: { readonly request?: string; readonly backendRequest?: string };
+}
+
+export interface HTTPRoute {
+  readonly kind: 'HTTPRoute';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly parentRefs: readonly ParentReference[];
+    readonly hostnames: readonly string[];
+    readonly rules: readonly HTTPRouteRule[];
+  };
+  readonly origin: Origin;
+}
+
+export interface ReferenceGrant {
+  readonly kind: 'ReferenceGrant';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly from: readonly { readonly group: string; readonly kind: string; readonly namespace: string }[];
+    readonly to: readonly { readonly group: string; readonly kind: string; readonly name?: string }[];
+  };
+  readonly origin: Origin;
+}
+
+export type KubeObject =
+  | Ingress
+  | IngressClass
+  | Service
+  | EndpointSlice
+  | Secret
+  | Namespace
+  | GatewayClass
+  | Gateway
+  | HTTPRoute
+  | ReferenceGrant;
 export type Kind = KubeObject['kind'];
 
 export function objectKey(kind: string, namespace: string, name: string): string {

@@ -1,4 +1,16 @@
-import type { EndpointSlice, Ingress, IngressClass, KubeObject, Namespace, Secret, Service } from './objects.ts';
+import type {
+  EndpointSlice,
+  Gateway,
+  GatewayClass,
+  HTTPRoute,
+  Ingress,
+  IngressClass,
+  KubeObject,
+  Namespace,
+  ReferenceGrant,
+  Secret,
+  Service,
+} from './objects.ts';
 import { keyOf } from './objects.ts';
 
 function byKey<T extends KubeObject>(a: T, b: T): number {
@@ -22,6 +34,10 @@ export class Snapshot {
   readonly endpointSlices: readonly EndpointSlice[];
   readonly secrets: readonly Secret[];
   readonly namespaces: readonly Namespace[];
+  readonly gatewayClasses: readonly GatewayClass[];
+  readonly gateways: readonly Gateway[];
+  readonly httpRoutes: readonly HTTPRoute[];
+  readonly referenceGrants: readonly ReferenceGrant[];
   readonly #services: ReadonlyMap<string, Service>;
   readonly #secrets: ReadonlyMap<string, Secret>;
   readonly #slicesByService: ReadonlyMap<string, readonly EndpointSlice[]>;
@@ -33,6 +49,10 @@ export class Snapshot {
     const endpointSlices: EndpointSlice[] = [];
     const secrets: Secret[] = [];
     const namespaces: Namespace[] = [];
+    const gatewayClasses: GatewayClass[] = [];
+    const gateways: Gateway[] = [];
+    const httpRoutes: HTTPRoute[] = [];
+    const referenceGrants: ReferenceGrant[] = [];
     for (const o of objects) {
       switch (o.kind) {
         case 'Ingress':
@@ -53,6 +73,18 @@ export class Snapshot {
         case 'Namespace':
           namespaces.push(o);
           break;
+        case 'GatewayClass':
+          gatewayClasses.push(o);
+          break;
+        case 'Gateway':
+          gateways.push(o);
+          break;
+        case 'HTTPRoute':
+          httpRoutes.push(o);
+          break;
+        case 'ReferenceGrant':
+          referenceGrants.push(o);
+          break;
       }
     }
     this.ingresses = ingresses.sort(byKey);
@@ -61,6 +93,10 @@ export class Snapshot {
     this.endpointSlices = endpointSlices.sort(byKey);
     this.secrets = secrets.sort(byKey);
     this.namespaces = namespaces.sort(byKey);
+    this.gatewayClasses = gatewayClasses.sort(byKey);
+    this.gateways = gateways.sort(byKey);
+    this.httpRoutes = httpRoutes.sort(byKey);
+    this.referenceGrants = referenceGrants.sort(byKey);
     this.#services = new Map(this.services.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
     this.#secrets = new Map(this.secrets.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
     const slices = new Map<string, EndpointSlice[]>();
@@ -73,6 +109,10 @@ export class Snapshot {
       else list.push(slice);
     }
     this.#slicesByService = slices;
+  }
+
+  namespace(name: string): Namespace | undefined {
+    return this.namespaces.find((n) => n.metadata.name === name);
   }
 
   service(namespace: string, name: string): Service | undefined {
