@@ -12,7 +12,7 @@ import { startEcho } from '../src/cli/echo.ts';
 import { startRecordingBackend } from './helpers/backends.ts';
 import { type GatehouseProcess, startGatehouse } from './helpers/gatehouse.ts';
 import { ingress, ingressClass, service, toYaml } from './helpers/manifests.ts';
-import { httpRequest } from './helpers/net.ts';
+import { abortAfterFirstChunk, httpRequest } from './helpers/net.ts';
 
 const HOST = 'proxy.test';
 let dir = '';
@@ -151,20 +151,11 @@ test('a 50 MB response and a 50 MB request body stream through in bounded memory
 
 test('a client that aborts mid-response cancels the upstream request', async () => {
   const before = recorder.requests.length;
-  await new Promise<void>((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: gh.httpPort, path: '/rec/stream-slow/100', headers: { host: HOST }, agent: false },
-      (res) => {
-        res.once('data', () => {
-          req.destroy();
-          resolve();
-        });
-      },
-    );
-    req.on('error', () => {});
-    req.on('close', () => resolve());
-    setTimeout(() => reject(new Error('no data')), 5_000).unref();
-    req.end();
+  await abortAfterFirstChunk({
+    host: '127.0.0.1',
+    port: gh.httpPort,
+    path: '/rec/stream-slow/100',
+    headers: { host: HOST },
   });
   const seen = await recorder.waitFor(
     (list) => list.slice(before).some((r) => r.url.startsWith('/rec/stream-slow') && r.aborted),

@@ -2,6 +2,20 @@
 // They validate the fields gatehouse uses the way the API server would, so a manifest folder rejects what a
 // cluster would reject, and every reason names the offending field by its path.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import type { Raw } from './decode-common.ts';
+import {
+  Ctx,
+  decodeMeta,
+  get,
+  isDns1035Label,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isRecord,
+  msgDns1035,
+  msgLabel,
+  msgSubdomain,
+} from './decode-common.ts';
+import { decodeGatewayAPIObject, gatewayAPIVersions } from './decode-gatewayapi.ts';
 import type {
   Endpoint,
   EndpointPort,
@@ -15,7 +29,6 @@ import type {
   IngressTLS,
   KubeObject,
   Namespace,
-  ObjectMeta,
   ObjectRef,
   Origin,
   Secret,
@@ -31,9 +44,10 @@ export type DecodeResult =
   /** A kind gatehouse reads, but the object is malformed: `ref` names it when its kind/name could be read. */
   | { readonly kind: 'invalid'; readonly ref: ObjectRef | undefined; readonly reason: string };
 
-type Raw = Readonly<Record<string, unknown>>;
-
-/** The apiVersion each kind is read at; other versions of the same kind are ignored like unknown kinds. */
+/**
+ * The apiVersion each kind is read at, and the one to suggest for a version that is not read. Versions neither here
+ * nor in `alsoReadApiVersions` are ignored like unknown kinds.
+ */
 export const readApiVersions: Readonly<Record<string, string>> = {
   Ingress: 'networking.k8s.io/v1',
   IngressClass: 'networking.k8s.io/v1',
@@ -41,7 +55,27 @@ export const readApiVersions: Readonly<Record<string, string>> = {
   EndpointSlice: 'discovery.k8s.io/v1',
   Secret: 'v1',
   Namespace: 'v1',
+  GatewayClass: 'gateway.networking.k8s.io/v1',
+  Gateway: 'gateway.networking.k8s.io/v1',
+  HTTPRoute: 'gateway.networking.k8s.io/v1',
+  // Most published manifests still use v1beta1, and it is the version older clusters serve.
+  ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
 };
+
+/**
+ * Every version read for kinds read at more than one: the Gateway API serves v1beta1 and v1 from one schema, so
+ * manifests written against either are read alike.
+ */
+export const alsoReadApiVersions: Readonly<Record<string, readonly string[]>> = {
+  GatewayClass: gatewayAPIVersions,
+  Gateway: gatewayAPIVersions,
+  HTTPRoute: gatewayAPIVersions,
+  ReferenceGrant: gatewayAPIVersions,
+};
+
+function readsApiVersion(kind: string, apiVersion: string): boolean {
+  return readApiVersions[kind] === apiVersion || (alsoReadApiVersions[kind]?.includes(apiVersion) ?? false);
+}
 
 /** Kinds (of those gatehouse reads, and a few common others) that have no namespace. */
 const clusterScoped: ReadonlySet<string> = new Set([
@@ -61,34 +95,8 @@ const serviceTypes: readonly string[] = ['ClusterIP', 'NodePort', 'LoadBalancer'
 const protocols: readonly string[] = ['TCP', 'UDP', 'SCTP'];
 const addressTypes: readonly string[] = ['IPv4', 'IPv6', 'FQDN'];
 
-const dns1123LabelRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1123SubdomainRe = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const dns1035LabelRe = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const configKeyRe = /^[-._a-zA-Z0-9]+$/;
 const base64Re = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function isRecord(v: unknown): v is Raw {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-/** A field's value, with JSON/YAML `null` read as absent (as the API server does). */
-function get(o: Raw, key: string): unknown {
-  if (!Object.hasOwn(o, key)) return undefined;
-  const v = o[key];
-  return v === null ? undefined : v;
-}
-
-function isDns1123Label(s: string): boolean {
-  return s.length <= 63 && dns1123LabelRe.test(s);
-}
-
-function isDns1123Subdomain(s: string): boolean {
-  return s.length <= 253 && dns1123SubdomainRe.test(s);
-}
-
-function isDns1035Label(s: string): boolean {
-  return s.length <= 63 && dns1035LabelRe.test(s);
-}
 
 /** IANA service names, which named ports must be (RFC 6335 §5.1). */
 function isIanaServiceName(s: string): boolean {
@@ -103,144 +111,10 @@ function isIanaServiceName(s: string): boolean {
   );
 }
 
-const msgLabel = "must be a lowercase RFC 1123 label (a-z, 0-9 and '-', starting and ending alphanumeric, at most 63)";
-const msgSubdomain =
-  "must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.', each part starting and ending alphanumeric, at most 253)";
-const msgDns1035 = "must be a lowercase RFC 1035 label (a-z, 0-9 and '-', starting with a letter, at most 63)";
 const msgTargetPort =
   "must be a port number or an IANA service name (at most 15 of a-z, 0-9 and '-', with a letter, no leading, trailing or double '-')";
 const msgIana =
   "must be an IANA service name (at most 15 of a-z, 0-9 and '-', with a letter, no leading, trailing or double '-')";
-
-/**
- * Collects every problem with one object, each prefixed by its field path, so a user fixes them in one pass.
- * Readers return a usable fallback after recording an error, which lets decoding continue past it.
- */
-class Ctx {
-  readonly errors: string[] = [];
-
-  fail(path: string, message: string): void {
-    this.errors.push(`${path}: ${message}`);
-  }
-
-  obj(o: Raw, key: string, path: string, required = false): Raw | undefined {
-    const v = get(o, key);
-    if (v === undefined) {
-      if (required) this.fail(path, 'required');
-      return undefined;
-    }
-    if (!isRecord(v)) {
-      this.fail(path, 'must be an object');
-      return undefined;
-    }
-    return v;
-  }
-
-  list(o: Raw, key: string, path: string, required = false): readonly unknown[] {
-    const v = get(o, key);
-    if (v === undefined) {
-      if (required) this.fail(path, 'required');
-      return [];
-    }
-    if (!Array.isArray(v)) {
-      this.fail(path, 'must be a list');
-      return [];
-    }
-    return v;
-  }
-
-  /** Items of a list that must be objects; non-objects are reported and skipped. */
-  objects(o: Raw, key: string, path: string, required = false): Array<[Raw, string]> {
-    const out: Array<[Raw, string]> = [];
-    const items = this.list(o, key, path, required);
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      const p = `${path}[${i}]`;
-      if (isRecord(item)) out.push([item, p]);
-      else this.fail(p, 'must be an object');
-    }
-    return out;
-  }
-
-  str(o: Raw, key: string, path: string, required = false): string | undefined {
-    const v = get(o, key);
-    if (v === undefined) {
-      if (required) this.fail(path, 'required');
-      return undefined;
-    }
-    if (typeof v !== 'string') {
-      this.fail(path, 'must be a string');
-      return undefined;
-    }
-    if (required && v === '') {
-      this.fail(path, 'required');
-      return undefined;
-    }
-    return v;
-  }
-
-  int(o: Raw, key: string, path: string, required = false): number | undefined {
-    const v = get(o, key);
-    if (v === undefined) {
-      if (required) this.fail(path, 'required');
-      return undefined;
-    }
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
-      this.fail(path, 'must be an integer');
-      return undefined;
-    }
-    return v;
-  }
-
-  port(o: Raw, key: string, path: string, required = false): number | undefined {
-    const v = this.int(o, key, path, required);
-    if (v === undefined) return undefined;
-    if (v < 1 || v > 65535) {
-      this.fail(path, 'must be between 1 and 65535');
-      return undefined;
-    }
-    return v;
-  }
-
-  /** Tri-state condition: absent means unknown. */
-  bool(o: Raw, key: string, path: string): boolean | null {
-    const v = get(o, key);
-    if (v === undefined) return null;
-    if (typeof v !== 'boolean') {
-      this.fail(path, 'must be true or false');
-      return null;
-    }
-    return v;
-  }
-
-  oneOf<T extends string>(o: Raw, key: string, path: string, allowed: readonly T[], fallback?: T): T | undefined {
-    const v = get(o, key);
-    if (v === undefined) {
-      if (fallback === undefined) this.fail(path, 'required');
-      return fallback;
-    }
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(path, `must be one of ${allowed.join(', ')}`);
-      return undefined;
-    }
-    return v as T;
-  }
-
-  stringMap(o: Raw, key: string, path: string): Record<string, string> {
-    const v = get(o, key);
-    const out: Record<string, string> = {};
-    if (v === undefined) return out;
-    if (!isRecord(v)) {
-      this.fail(path, 'must be a map of strings');
-      return out;
-    }
-    for (const [k, value] of Object.entries(v)) {
-      if (typeof value !== 'string') this.fail(`${path}[${k}]`, 'must be a string');
-      else out[k] = value;
-    }
-    return out;
-  }
-}
 
 /**
  * Kind, namespace and name of a raw object, when they can be read: used to name an object in diagnostics and to
@@ -276,7 +150,7 @@ export function decodeObject(raw: unknown, origin: Origin): DecodeResult {
       reason: apiVersion === undefined ? 'apiVersion: required' : 'apiVersion: must be a string',
     };
   }
-  if (readApiVersions[kind] !== apiVersion) return { kind: 'ignored', apiVersion, objectKind: kind };
+  if (!readsApiVersion(kind, apiVersion)) return { kind: 'ignored', apiVersion, objectKind: kind };
 
   const ctx = new Ctx();
   const object = decodeKnown(ctx, kind, raw, origin);
@@ -301,40 +175,8 @@ function decodeKnown(ctx: Ctx, kind: string, raw: Raw, origin: Origin): KubeObje
     case 'Namespace':
       return decodeNamespace(ctx, raw, origin);
     default:
-      return undefined;
+      return decodeGatewayAPIObject(ctx, kind, raw, origin);
   }
-}
-
-type NameRule = 'label' | 'subdomain' | 'dns1035';
-
-function formatTimestamp(d: Date): string {
-  // RFC 3339 at second precision, as the API server writes it.
-  return Number.isNaN(d.getTime()) ? '' : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function decodeMeta(ctx: Ctx, raw: Raw, namespaced: boolean, nameRule: NameRule): ObjectMeta {
-  const m = ctx.obj(raw, 'metadata', 'metadata') ?? {};
-  const name = ctx.str(m, 'name', 'metadata.name', true) ?? '';
-  if (name !== '') {
-    if (nameRule === 'label' && !isDns1123Label(name)) ctx.fail('metadata.name', msgLabel);
-    if (nameRule === 'subdomain' && !isDns1123Subdomain(name)) ctx.fail('metadata.name', msgSubdomain);
-    if (nameRule === 'dns1035' && !isDns1035Label(name)) ctx.fail('metadata.name', msgDns1035);
-  }
-  let namespace = '';
-  if (namespaced) {
-    namespace = ctx.str(m, 'namespace', 'metadata.namespace') || 'default';
-    if (!isDns1123Label(namespace)) ctx.fail('metadata.namespace', msgLabel);
-  }
-  const uid = ctx.str(m, 'uid', 'metadata.uid') ?? '';
-  const generation = ctx.int(m, 'generation', 'metadata.generation') ?? 1;
-  if (generation < 0) ctx.fail('metadata.generation', 'must not be negative');
-  let creationTimestamp = '';
-  const ts = get(m, 'creationTimestamp');
-  if (ts instanceof Date) creationTimestamp = formatTimestamp(ts);
-  else creationTimestamp = ctx.str(m, 'creationTimestamp', 'metadata.creationTimestamp') ?? '';
-  const labels = ctx.stringMap(m, 'labels', 'metadata.labels');
-  const annotations = ctx.stringMap(m, 'annotations', 'metadata.annotations');
-  return { name, namespace, uid, generation, creationTimestamp, labels, annotations };
 }
 
 /** An Ingress host or TLS host: a DNS name, optionally with a leading `*.` wildcard label; never an IP. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { type RecordingBackend, startRecordingBackend } from './backends.ts';
-import { httpRequest, loopbackAddress } from './net.ts';
+import { abortAfterFirstChunk, httpRequest, loopbackAddress } from './net.ts';
 
 let backend: RecordingBackend;
 
@@ -58,18 +58,7 @@ test('/stream-slow/<n> sends n KiB, one every 50 ms', async () => {
 
 test('a client that leaves mid-response is recorded as aborted', async () => {
   const before = backend.requests.length;
-  await new Promise<void>((resolve, reject) => {
-    const req = request({ host: backend.host, port: backend.port, path: '/x/stream-slow/100', agent: false }, (res) => {
-      res.once('data', () => {
-        req.destroy();
-        resolve();
-      });
-    });
-    req.on('error', () => {});
-    req.on('close', () => resolve());
-    setTimeout(() => reject(new Error('no data')), 5_000).unref();
-    req.end();
-  });
+  await abortAfterFirstChunk({ host: backend.host, port: backend.port, path: '/x/stream-slow/100' });
   const list = await backend.waitFor((l) => l.slice(before).some((r) => r.aborted), 2_000);
   const rec = list.slice(before).find((r) => r.url === '/x/stream-slow/100');
   assert.ok(rec);

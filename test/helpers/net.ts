@@ -102,3 +102,24 @@ export function loopbackAddress(n: number): string {
   if (!Number.isInteger(n) || n < 1 || n > 254) throw new RangeError(`loopbackAddress: ${n} is not in 1-254`);
   return `127.0.${LOOPBACK_BLOCK}.${n}`;
 }
+
+/** Starts a GET, and closes the connection as soon as the first response bytes arrive (a client going away). */
+export function abortAfterFirstChunk(options: {
+  host: string;
+  port: number;
+  path: string;
+  headers?: Record<string, string>;
+}): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = request({ ...options, agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => {});
+    req.on('close', () => resolve());
+    setTimeout(() => reject(new Error('no response data within 5 s')), 5_000).unref();
+    req.end();
+  });
+}

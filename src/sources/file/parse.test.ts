@@ -228,3 +228,80 @@ metadata: {name: merged}
   const ok = parseManifestText(text.replace('port: "80"', 'port: 80'), 'v.yaml');
   assert.equal(ok.objects[0]?.metadata.creationTimestamp, '2024-01-02T03:04:05Z');
 });
+
+test('a multi-document Gateway API file: all four kinds, v1 and v1beta1, old versions warned, invalid ones named', () => {
+  const text = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gatehouse}
+spec: {controllerName: gatehouse.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: infra}
+spec:
+  gatewayClassName: gatehouse
+  listeners:
+  - {name: http, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: edge, namespace: infra}]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {name: allow-shop, namespace: backends}
+spec:
+  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]
+  to: [{group: "", kind: Service}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: HTTPRoute
+metadata: {name: old, namespace: shop}
+spec: {}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: broken, namespace: shop}
+spec:
+  rules:
+  - matches: [{path: {type: Exact, value: api}}]
+`;
+  const r = parseManifest(text, 'gw.yaml');
+  assert.equal(r.fatal, false);
+  assert.deepEqual(names(r.objects), [
+    'GatewayClass/gatehouse',
+    'Gateway/edge',
+    'HTTPRoute/shop',
+    'ReferenceGrant/allow-shop',
+  ]);
+  assert.deepEqual(
+    r.objects.map((o) => [o.metadata.namespace, o.origin.document]),
+    [
+      ['', 0],
+      ['infra', 1],
+      ['shop', 2],
+      ['backends', 3],
+    ],
+  );
+  assert.deepEqual(r.diagnostics, [
+    {
+      severity: 'warning',
+      file: 'gw.yaml',
+      object: { kind: 'HTTPRoute', namespace: 'shop', name: 'old' },
+      message:
+        'gw.yaml: HTTPRoute shop/old: apiVersion gateway.networking.k8s.io/v1alpha2 is not read (use gateway.networking.k8s.io/v1); ignored',
+    },
+    {
+      severity: 'error',
+      file: 'gw.yaml',
+      object: { kind: 'HTTPRoute', namespace: 'shop', name: 'broken' },
+      message:
+        "gw.yaml: HTTPRoute shop/broken: spec.rules[0].matches[0].path.value: must start with '/' for type Exact",
+    },
+  ]);
+  assert.deepEqual(r.invalid, [{ kind: 'HTTPRoute', namespace: 'shop', name: 'broken' }]);
+});
