@@ -90,13 +90,11 @@ function locationFor(
   if (r === null) return pathAndQuery;
   const scheme = r.scheme ?? proto;
   const hostname = r.hostname ?? host;
-  let portPart = '';
-  if (r.port !== undefined) {
-    if (!((scheme === 'http' && r.port === 80) || (scheme === 'https' && r.port === 443))) portPart = `:${r.port}`;
-  } else if (scheme === proto && !((scheme === 'http' && port === 80) || (scheme === 'https' && port === 443))) {
-    // Without an explicit port the listener's port is kept only when the scheme does not change.
-    portPart = `:${port}`;
-  }
+  // Without an explicit port: a redirect that names a scheme goes to that scheme's well-known port; one that
+  // does not keeps the listener's port (Gateway API RequestRedirect rules).
+  const target = r.port ?? (r.scheme !== undefined ? (scheme === 'https' ? 443 : 80) : port);
+  const wellKnown = (scheme === 'http' && target === 80) || (scheme === 'https' && target === 443);
+  const portPart = wellKnown ? '' : `:${target}`;
   return `${scheme}://${hostname}${portPart}${pathAndQuery}`;
 }
 
@@ -249,6 +247,8 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
 
 /** Discards a mirrored request's response; mirrors are fire and forget and never affect the client. */
 class MirrorSink implements Dispatcher.DispatchHandler {
+  onRequestStart(): void {}
+  onResponseStart(): void {}
   onResponseData(): void {}
   onResponseEnd(): void {}
   onResponseError(): void {}

@@ -1,5 +1,6 @@
-import type { TranslateResult } from '../ir/types.ts';
+import type { Backend, Diagnostic, HTTPListener, IR, StatusEntry, TranslateResult } from '../ir/types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import { translateGatewayAPI } from '../translate/gatewayapi/translate-gatewayapi.ts';
 import { translateIngresses } from '../translate/ingress/translate-ingress.ts';
 
 export interface TranslateOptions {
@@ -10,14 +11,67 @@ export interface TranslateOptions {
 }
 
 export const INGRESS_CONTROLLER = 'gatehouse.dev/ingress-controller';
+export const GATEWAY_CONTROLLER = 'gatehouse.dev/gateway-controller';
+
+function byKey<T>(key: (t: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+}
+
+/**
+ * Merges the results of several translators into one IR. Listeners are kept apart by port: a Gateway listener on a
+ * port the Ingress listeners use is dropped with a diagnostic, since one port serves one configuration.
+ * Backends with the same name resolve the same way whichever translator named them, so duplicates collapse.
+ */
+export function mergeResults(results: readonly TranslateResult[]): TranslateResult {
+  const listeners: HTTPListener[] = [];
+  const ports = new Map<number, string>();
+  const diagnostics: Diagnostic[] = [];
+  const backends = new Map<string, Backend>();
+  const certificates = new Map<string, IR['certificates'][number]>();
+  const status: StatusEntry[] = [];
+  for (const r of results) {
+    for (const l of r.ir.listeners) {
+      const owner = ports.get(l.port);
+      if (owner !== undefined) {
+        diagnostics.push({
+          severity: 'error',
+          message: `listener ${l.name} wants port ${l.port}, which ${owner} already serves; it is not served`,
+        });
+        continue;
+      }
+      ports.set(l.port, l.name);
+      listeners.push(l);
+    }
+    for (const b of r.ir.backends) if (!backends.has(b.name)) backends.set(b.name, b);
+    for (const c of r.ir.certificates) if (!certificates.has(c.name)) certificates.set(c.name, c);
+    status.push(...r.status);
+    diagnostics.push(...r.diagnostics);
+  }
+  return {
+    ir: {
+      listeners: listeners.sort((a, b) => a.port - b.port),
+      backends: [...backends.values()].sort(byKey((b) => b.name)),
+      certificates: [...certificates.values()].sort(byKey((c) => c.name)),
+    },
+    status: status.sort(byKey((s) => `${s.kind}/${s.namespace}/${s.name}`)),
+    diagnostics,
+  };
+}
 
 /** Every translator over one snapshot, merged into one IR. */
 export function translateAll(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
-  return translateIngresses(snapshot, {
-    ingressClass: options.ingressClass,
-    controllerName: INGRESS_CONTROLLER,
-    upstream: options.upstream,
-    httpPort: options.httpPort,
-    httpsPort: options.httpsPort,
-  });
+  return mergeResults([
+    translateIngresses(snapshot, {
+      ingressClass: options.ingressClass,
+      controllerName: INGRESS_CONTROLLER,
+      upstream: options.upstream,
+      httpPort: options.httpPort,
+      httpsPort: options.httpsPort,
+    }),
+    translateGatewayAPI(snapshot, { controllerName: GATEWAY_CONTROLLER, upstream: options.upstream }),
+  ]);
 }

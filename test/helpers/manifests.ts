@@ -114,3 +114,65 @@ export function tlsSecret(name: string, certPem: string, keyPem: string, namespa
     data: { 'tls.crt': Buffer.from(certPem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') },
   };
 }
+
+const GW = 'gateway.networking.k8s.io/v1';
+
+export function gatewayClass(name = 'gatehouse', controllerName = 'gatehouse.dev/gateway-controller'): Manifest {
+  return { apiVersion: GW, kind: 'GatewayClass', metadata: { name }, spec: { controllerName } };
+}
+
+export function namespace(name: string, labels: Record<string, string> = {}): Manifest {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
+}
+
+export interface ListenerSpec {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol?: string;
+  readonly hostname?: string;
+  readonly from?: 'Same' | 'All' | 'Selector';
+  readonly selector?: Record<string, string>;
+}
+
+export function gateway(
+  name: string,
+  listeners: readonly ListenerSpec[],
+  ns = 'default',
+  className = 'gatehouse',
+): Manifest {
+  return {
+    apiVersion: GW,
+    kind: 'Gateway',
+    metadata: { name, namespace: ns },
+    spec: {
+      gatewayClassName: className,
+      listeners: listeners.map((l) => ({
+        name: l.name,
+        port: l.port,
+        protocol: l.protocol ?? 'HTTP',
+        ...(l.hostname === undefined ? {} : { hostname: l.hostname }),
+        allowedRoutes: {
+          namespaces: {
+            from: l.from ?? 'Same',
+            ...(l.selector === undefined ? {} : { selector: { matchLabels: l.selector } }),
+          },
+        },
+      })),
+    },
+  };
+}
+
+/** An HTTPRoute written as in the Gateway API documentation; `spec` is passed through as given. */
+export function httpRoute(
+  name: string,
+  spec: Record<string, unknown>,
+  ns = 'default',
+  creationTimestamp?: string,
+): Manifest {
+  return {
+    apiVersion: GW,
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: ns, ...(creationTimestamp === undefined ? {} : { creationTimestamp }) },
+    spec,
+  };
+}

@@ -1,0 +1,325 @@
+// Gateway listeners: which are served, which conflict with which, and the status Gateway API asks for.
+// Listeners of every Gateway of our classes share the data plane, so conflicts are looked for per port across
+// all of them, not only within one Gateway.
+import type { Condition, Diagnostic, ListenerStatus, SourceRef } from '../../ir/types.ts';
+import type { Gateway, GatewayListener } from '../../model/objects.ts';
+import type { Snapshot } from '../../model/snapshot.ts';
+import { condition, GATEWAY_API_GROUP, sourceOf } from './conditions.ts';
+import { listenerPattern } from './hostnames.ts';
+import { namespaceLabels, selectorMatches } from './selector.ts';
+
+export interface RouteKind {
+  readonly group: string;
+  readonly kind: string;
+}
+
+export interface GatewayInfo {
+  readonly gateway: Gateway;
+  readonly source: SourceRef;
+  /** Position in age order: lower is older (then namespace/name). */
+  readonly rank: number;
+  readonly listeners: ListenerInfo[];
+}
+
+export interface ListenerConflict {
+  readonly reason: 'HostnameConflict' | 'ProtocolConflict';
+  readonly message: string;
+}
+
+export interface ListenerInfo {
+  readonly gateway: GatewayInfo;
+  readonly spec: GatewayListener;
+  readonly index: number;
+  /** Lower-case hostname, `*` when the listener has none. */
+  readonly pattern: string;
+  /** Protocols gatehouse serves on Gateway listeners (HTTP only, for now). */
+  readonly supportedProtocol: boolean;
+  /** The route kinds the listener admits and gatehouse serves on it. */
+  readonly supportedKinds: readonly RouteKind[];
+  /** Kinds listed in allowedRoutes that gatehouse cannot serve on this listener. */
+  readonly invalidKinds: readonly RouteKind[];
+  /** Whether allowedRoutes (kinds, or the protocol's defaults) admits HTTPRoute at all. */
+  readonly admitsHTTPRoute: boolean;
+  conflict: ListenerConflict | undefined;
+  /** `namespace/name` of every HTTPRoute counted as attached (Accepted) here. */
+  readonly attachedRoutes: Set<string>;
+}
+
+const HTTP_ROUTE: RouteKind = { group: GATEWAY_API_GROUP, kind: 'HTTPRoute' };
+
+/** The route kinds each standard protocol carries when allowedRoutes.kinds is empty. */
+const PROTOCOL_KINDS: Readonly<Record<string, readonly string[]>> = {
+  HTTP: ['HTTPRoute'],
+  HTTPS: ['HTTPRoute'],
+  TLS: ['TLSRoute'],
+  TCP: ['TCPRoute'],
+  UDP: ['UDPRoute'],
+};
+
+const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP']);
+
+export function listenerLabel(l: ListenerInfo): string {
+  const g = l.gateway.gateway.metadata;
+  return `listener ${l.spec.name} of Gateway ${g.namespace}/${g.name}`;
+}
+
+/** Served: a protocol gatehouse implements and no conflict. Only such listeners carry traffic. */
+export function isServed(l: ListenerInfo): boolean {
+  return l.supportedProtocol && l.conflict === undefined;
+}
+
+function isProgrammed(l: ListenerInfo): boolean {
+  return isServed(l) && l.supportedKinds.length > 0;
+}
+
+function kindsOf(spec: GatewayListener): {
+  supported: RouteKind[];
+  invalid: RouteKind[];
+  admitsHTTPRoute: boolean;
+} {
+  const defaults = PROTOCOL_KINDS[spec.protocol] ?? [];
+  const served = SERVED_PROTOCOLS.has(spec.protocol);
+  if (spec.allowedRoutes.kinds.length === 0) {
+    const admitsHTTPRoute = defaults.includes('HTTPRoute');
+    return { supported: served && admitsHTTPRoute ? [HTTP_ROUTE] : [], invalid: [], admitsHTTPRoute };
+  }
+  const supported: RouteKind[] = [];
+  const invalid: RouteKind[] = [];
+  let admitsHTTPRoute = false;
+  for (const k of spec.allowedRoutes.kinds) {
+    const isHTTPRoute = k.group === GATEWAY_API_GROUP && k.kind === 'HTTPRoute';
+    if (isHTTPRoute) admitsHTTPRoute = true;
+    // Unsupported protocols list no kinds at all: nothing can be served there whatever the spec admits.
+    if (!served) continue;
+    if (isHTTPRoute) {
+      if (!supported.some((s) => s.kind === k.kind && s.group === k.group)) supported.push(HTTP_ROUTE);
+    } else {
+      invalid.push({ group: k.group, kind: k.kind });
+    }
+  }
+  return { supported, invalid, admitsHTTPRoute };
+}
+
+export function gatewayInfos(gateways: readonly Gateway[]): GatewayInfo[] {
+  return gateways.map((gateway, rank) => {
+    const info: GatewayInfo = { gateway, source: sourceOf('Gateway', gateway.metadata), rank, listeners: [] };
+    gateway.spec.listeners.forEach((spec, index) => {
+      const kinds = kindsOf(spec);
+      info.listeners.push({
+        gateway: info,
+        spec,
+        index,
+        pattern: listenerPattern(spec.hostname),
+        supportedProtocol: SERVED_PROTOCOLS.has(spec.protocol),
+        supportedKinds: kinds.supported,
+        invalidKinds: kinds.invalid,
+        admitsHTTPRoute: kinds.admitsHTTPRoute,
+        conflict: undefined,
+        attachedRoutes: new Set(),
+      });
+    });
+    return info;
+  });
+}
+
+function gatewayLabel(g: GatewayInfo): string {
+  return `Gateway ${g.gateway.metadata.namespace}/${g.gateway.metadata.name}`;
+}
+
+/**
+ * Marks conflicting listeners. Per port, the oldest Gateway decides the protocol and owns each hostname; a later
+ * Gateway's listener that disagrees is Conflicted. Within one Gateway no listener is picked over another, as the
+ * specification asks: listeners of one Gateway that collide are all Conflicted.
+ */
+export function markConflicts(gateways: readonly GatewayInfo[]): void {
+  const byPort = new Map<number, GatewayInfo[]>();
+  for (const g of gateways) {
+    for (const l of g.listeners) {
+      const list = byPort.get(l.spec.port);
+      if (list === undefined) byPort.set(l.spec.port, [g]);
+      else if (!list.includes(g)) list.push(g);
+    }
+  }
+  for (const [port, owners] of byPort) {
+    const onPort = (g: GatewayInfo): ListenerInfo[] => g.listeners.filter((l) => l.spec.port === port);
+    let protocol: string | undefined;
+    let protocolOwner: GatewayInfo | undefined;
+    for (const g of owners) {
+      const ls = onPort(g);
+      if (protocol === undefined) {
+        const protocols = [...new Set(ls.map((l) => l.spec.protocol))];
+        if (protocols.length === 1) {
+          protocol = protocols[0];
+          protocolOwner = g;
+        } else {
+          for (const l of ls) {
+            l.conflict = {
+              reason: 'ProtocolConflict',
+              message: `port ${port} is used with several protocols (${protocols.join(', ')}) in this Gateway`,
+            };
+          }
+        }
+        continue;
+      }
+      for (const l of ls) {
+        if (l.spec.protocol !== protocol && protocolOwner !== undefined) {
+          l.conflict = {
+            reason: 'ProtocolConflict',
+            message: `port ${port} already serves ${protocol} for ${gatewayLabel(protocolOwner)}`,
+          };
+        }
+      }
+    }
+
+    const hostOwners = new Map<string, GatewayInfo>();
+    for (const g of owners) {
+      const ls = onPort(g).filter((l) => l.conflict === undefined);
+      const counts = new Map<string, number>();
+      for (const l of ls) counts.set(l.pattern, (counts.get(l.pattern) ?? 0) + 1);
+      for (const l of ls) {
+        const host = l.pattern === '*' ? 'no hostname' : `hostname ${l.pattern}`;
+        const owner = hostOwners.get(l.pattern);
+        if ((counts.get(l.pattern) ?? 0) > 1) {
+          l.conflict = {
+            reason: 'HostnameConflict',
+            message: `another listener of this Gateway on port ${port} has ${host} too`,
+          };
+        } else if (owner !== undefined) {
+          l.conflict = {
+            reason: 'HostnameConflict',
+            message: `port ${port} with ${host} is already served for ${gatewayLabel(owner)}`,
+          };
+        }
+      }
+      for (const pattern of counts.keys()) if (!hostOwners.has(pattern)) hostOwners.set(pattern, g);
+    }
+  }
+}
+
+/** Whether a listener's allowedRoutes.namespaces admits routes from `namespace`. */
+export function admitsNamespace(snapshot: Snapshot, l: ListenerInfo, namespace: string): boolean {
+  const ns = l.spec.allowedRoutes.namespaces;
+  switch (ns.from) {
+    case 'All':
+      return true;
+    case 'Same':
+      return namespace === l.gateway.gateway.metadata.namespace;
+    case 'Selector':
+      return ns.selector !== undefined && selectorMatches(ns.selector, namespaceLabels(snapshot, namespace));
+  }
+}
+
+export function listenerDiagnostics(g: GatewayInfo, diagnostics: Diagnostic[]): void {
+  for (const l of g.listeners) {
+    const where = `spec.listeners[${l.index}] (${l.spec.name})`;
+    if (!l.supportedProtocol) {
+      diagnostics.push({
+        severity: 'warning',
+        object: g.source,
+        message: `${where}: protocol ${l.spec.protocol} is not supported on Gateway listeners yet; listener ignored`,
+      });
+    }
+    if (l.conflict !== undefined) {
+      diagnostics.push({
+        severity: 'error',
+        object: g.source,
+        message: `${where}: ${l.conflict.reason}: ${l.conflict.message}; listener not served`,
+      });
+    }
+    if (l.invalidKinds.length > 0) {
+      diagnostics.push({
+        severity: 'error',
+        object: g.source,
+        message: `${where}: allowedRoutes.kinds lists unsupported kinds ${l.invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}`,
+      });
+    }
+    if (l.spec.allowedRoutes.namespaces.from === 'Selector' && l.spec.allowedRoutes.namespaces.selector === undefined) {
+      diagnostics.push({
+        severity: 'error',
+        object: g.source,
+        message: `${where}: allowedRoutes.namespaces.from is Selector without a selector; no namespace is admitted`,
+      });
+    }
+  }
+}
+
+function listenerConditions(l: ListenerInfo): Condition[] {
+  const meta = l.gateway.gateway.metadata;
+  const conditions: Condition[] = [];
+  if (!l.supportedProtocol) {
+    conditions.push(
+      condition(
+        'Accepted',
+        false,
+        'UnsupportedProtocol',
+        `Protocol ${l.spec.protocol} is not supported on Gateway listeners`,
+        meta,
+      ),
+    );
+  } else if (l.conflict !== undefined) {
+    conditions.push(condition('Accepted', false, 'Invalid', `Listener conflicts: ${l.conflict.message}`, meta));
+  } else {
+    conditions.push(condition('Accepted', true, 'Accepted', 'Listener is accepted', meta));
+  }
+  if (l.invalidKinds.length > 0) {
+    const kinds = l.invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ');
+    conditions.push(condition('ResolvedRefs', false, 'InvalidRouteKinds', `Unsupported route kinds: ${kinds}`, meta));
+  } else {
+    conditions.push(condition('ResolvedRefs', true, 'ResolvedRefs', 'All references are resolved', meta));
+  }
+  if (l.conflict !== undefined) {
+    conditions.push(condition('Conflicted', true, l.conflict.reason, l.conflict.message, meta));
+  } else {
+    conditions.push(condition('Conflicted', false, 'NoConflicts', 'No conflicts', meta));
+  }
+  if (isProgrammed(l)) {
+    conditions.push(condition('Programmed', true, 'Programmed', 'Listener is programmed', meta));
+  } else {
+    const why = !l.supportedProtocol
+      ? `protocol ${l.spec.protocol} is not supported`
+      : l.conflict !== undefined
+        ? 'the listener conflicts with another'
+        : 'no supported route kind is admitted';
+    conditions.push(condition('Programmed', false, 'Invalid', `Listener is not programmed: ${why}`, meta));
+  }
+  return conditions;
+}
+
+export function listenerStatuses(g: GatewayInfo): ListenerStatus[] {
+  return g.listeners.map((l) => ({
+    name: l.spec.name,
+    attachedRoutes: l.attachedRoutes.size,
+    supportedKinds: l.supportedKinds,
+    conditions: listenerConditions(l),
+  }));
+}
+
+export function gatewayConditions(g: GatewayInfo): Condition[] {
+  const meta = g.gateway.metadata;
+  const served = g.listeners.filter(isServed);
+  const invalid = g.listeners.filter((l) => !isServed(l)).map((l) => l.spec.name);
+  const conditions: Condition[] = [];
+  if (served.length === 0) {
+    const message =
+      g.listeners.length === 0 ? 'Gateway has no listeners' : `No listener is valid: ${invalid.join(', ')}`;
+    conditions.push(condition('Accepted', false, 'ListenersNotValid', message, meta));
+  } else if (invalid.length > 0) {
+    conditions.push(
+      condition(
+        'Accepted',
+        true,
+        'ListenersNotValid',
+        `Listeners not valid: ${invalid.join(', ')}; accepted: ${served.map((l) => l.spec.name).join(', ')}`,
+        meta,
+      ),
+    );
+  } else {
+    conditions.push(condition('Accepted', true, 'Accepted', 'Gateway is accepted', meta));
+  }
+  if (g.listeners.some(isProgrammed)) {
+    conditions.push(condition('Programmed', true, 'Programmed', 'Gateway is programmed', meta));
+  } else {
+    conditions.push(condition('Programmed', false, 'Invalid', 'No listener of this Gateway is programmed', meta));
+  }
+  return conditions;
+}

@@ -1,0 +1,425 @@
+import type {
+  Backend,
+  Condition,
+  Diagnostic,
+  HostMatchKind,
+  HTTPListener,
+  ParentRefStatus,
+  Route,
+  RouteParentStatus,
+  SourceRef,
+  StatusEntry,
+  TranslateResult,
+  VirtualHost,
+} from '../../ir/types.ts';
+import type { Gateway, HTTPRoute, ParentReference } from '../../model/objects.ts';
+import type { Snapshot } from '../../model/snapshot.ts';
+import type { UpstreamMode } from '../backends.ts';
+import { compareAge, compareStrings, condition, GATEWAY_API_GROUP, sourceOf } from './conditions.ts';
+import { ANY_HOST, compareHostSpecificity, hostnameCovers, hostnameIntersection, isWildcard } from './hostnames.ts';
+import {
+  admitsNamespace,
+  type GatewayInfo,
+  gatewayConditions,
+  gatewayInfos,
+  isServed,
+  type ListenerInfo,
+  listenerDiagnostics,
+  listenerLabel,
+  listenerStatuses,
+  markConflicts,
+} from './listeners.ts';
+import { type BuiltMatch, type BuiltRoute, buildHTTPRoute } from './routes.ts';
+
+export { GATEWAY_API_GROUP, GATEWAY_CONTROLLER_NAME } from './conditions.ts';
+
+export interface GatewayAPITranslateOptions {
+  /** GatewayClass `spec.controllerName` that marks a class as ours. */
+  readonly controllerName: string;
+  readonly upstream: UpstreamMode;
+}
+
+/** Name of the IR listener that serves every HTTP Gateway listener on `port`. */
+export function gatewayListenerName(port: number): string {
+  return `gateway-http-${port}`;
+}
+
+interface RouteInfo {
+  readonly route: HTTPRoute;
+  readonly source: SourceRef;
+  readonly rank: number;
+  readonly built: BuiltRoute;
+  /** The route's hostnames, lower-case; empty means the listener's. */
+  readonly hostnames: readonly string[];
+}
+
+/** A route served on a listener for one effective host pattern. */
+interface Entry {
+  readonly info: RouteInfo;
+  readonly listener: ListenerInfo;
+  readonly host: string;
+}
+
+interface Candidate {
+  readonly match: BuiltMatch;
+  readonly entry: Entry;
+}
+
+const PATH_RANK = { Exact: 0, RegularExpression: 1, Prefix: 2 } as const;
+
+/**
+ * Gateway API precedence within a virtual host: Exact paths, then regular expressions (their place is
+ * implementation-specific; before prefixes, so a common `PathPrefix /` catch-all does not hide them), then prefixes,
+ * each by length of the value, longest first; then a method match, more header matches, more query matches; then the more
+ * specific effective host; then the oldest route, namespace/name, and rule and match order.
+ */
+function comparePrecedence(a: Candidate, b: Candidate): number {
+  const ma = a.match.route.match;
+  const mb = b.match.route.match;
+  const kind = PATH_RANK[ma.path.kind] - PATH_RANK[mb.path.kind];
+  if (kind !== 0) return kind;
+  const len = mb.path.value.length - ma.path.value.length;
+  if (len !== 0) return len;
+  return (
+    (mb.method !== undefined ? 1 : 0) - (ma.method !== undefined ? 1 : 0) ||
+    mb.headers.length - ma.headers.length ||
+    mb.queryParams.length - ma.queryParams.length ||
+    compareHostSpecificity(a.entry.host, b.entry.host) ||
+    a.entry.info.rank - b.entry.info.rank ||
+    a.match.ruleIndex - b.match.ruleIndex ||
+    a.match.matchIndex - b.match.matchIndex ||
+    compareStrings(a.match.route.match.path.value, b.match.route.match.path.value)
+  );
+}
+
+function hostMatchOf(pattern: string): HostMatchKind {
+  if (pattern === ANY_HOST) return 'any';
+  return isWildcard(pattern) ? 'wildcard' : 'exact';
+}
+
+function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
+  const keyOf = (d: Diagnostic): string =>
+    [d.object?.kind ?? '', d.object?.namespace ?? '', d.object?.name ?? '', d.file ?? '', d.severity, d.message].join(
+      '\u0000',
+    );
+  const unique = new Map<string, Diagnostic>();
+  for (const d of list) unique.set(keyOf(d), d);
+  return [...unique.entries()].sort((a, b) => compareStrings(a[0], b[0])).map((e) => e[1]);
+}
+
+function parentRefStatus(ref: ParentReference, routeNamespace: string): ParentRefStatus {
+  return {
+    group: ref.group,
+    kind: ref.kind,
+    namespace: ref.namespace ?? routeNamespace,
+    name: ref.name,
+    ...(ref.sectionName !== undefined ? { sectionName: ref.sectionName } : {}),
+    ...(ref.port !== undefined ? { port: ref.port } : {}),
+  };
+}
+
+function parentLabel(ref: ParentRefStatus): string {
+  const section = ref.sectionName !== undefined ? ` section ${ref.sectionName}` : '';
+  const port = ref.port !== undefined ? ` port ${ref.port}` : '';
+  return `Gateway ${ref.namespace}/${ref.name}${section}${port}`;
+}
+
+/** Which of our Gateways a parentRef names; `null` when it is not ours to answer (another kind or controller). */
+function parentGateway(
+  ref: ParentReference,
+  routeNamespace: string,
+  allGateways: readonly Gateway[],
+  ours: ReadonlyMap<Gateway, GatewayInfo>,
+): GatewayInfo | undefined | null {
+  // Services as parents are GAMMA (mesh) attachments: the mesh answers for them, never gatehouse.
+  if (ref.group !== GATEWAY_API_GROUP || ref.kind !== 'Gateway') return null;
+  const namespace = ref.namespace ?? routeNamespace;
+  const gateway = allGateways.find((g) => g.metadata.namespace === namespace && g.metadata.name === ref.name);
+  if (gateway === undefined) return undefined;
+  return ours.get(gateway) ?? null;
+}
+
+interface ParentOutcome {
+  readonly status: RouteParentStatus;
+  readonly accepted: boolean;
+}
+
+/**
+ * Attaches one route through one parentRef: the listeners it selects, which of them admit it (namespace, kind,
+ * hostname), and the Accepted condition that results. Attachments to served listeners become entries.
+ */
+function attachParent(
+  snapshot: Snapshot,
+  info: RouteInfo,
+  ref: ParentReference,
+  gateway: GatewayInfo | undefined,
+  options: GatewayAPITranslateOptions,
+  entries: Entry[],
+): ParentOutcome {
+  const meta = info.route.metadata;
+  const parentRef = parentRefStatus(ref, meta.namespace);
+  const resolved = resolvedRefsCondition(info);
+  const finish = (accepted: Condition): ParentOutcome => {
+    const conditions = [accepted, resolved];
+    const partial = partiallyInvalidCondition(info);
+    if (partial !== undefined && accepted.status === 'True') conditions.push(partial);
+    return {
+      status: { parentRef, controllerName: options.controllerName, conditions },
+      accepted: accepted.status === 'True',
+    };
+  };
+  if (gateway === undefined) {
+    return finish(condition('Accepted', false, 'NoMatchingParent', `${parentLabel(parentRef)} not found`, meta));
+  }
+  const selected = gateway.listeners.filter(
+    (l) =>
+      (ref.sectionName === undefined || l.spec.name === ref.sectionName) &&
+      (ref.port === undefined || l.spec.port === ref.port),
+  );
+  if (selected.length === 0) {
+    return finish(
+      condition('Accepted', false, 'NoMatchingParent', `${parentLabel(parentRef)}: no such listener`, meta),
+    );
+  }
+
+  const admitted: { listener: ListenerInfo; hosts: string[] }[] = [];
+  const notAllowed: string[] = [];
+  const noHostname: string[] = [];
+  for (const l of selected) {
+    if (!l.admitsHTTPRoute) {
+      notAllowed.push(`${listenerLabel(l)} does not admit HTTPRoute`);
+      continue;
+    }
+    if (!admitsNamespace(snapshot, l, meta.namespace)) {
+      notAllowed.push(`${listenerLabel(l)} does not admit routes from namespace ${meta.namespace}`);
+      continue;
+    }
+    const hosts: string[] = [];
+    for (const h of info.hostnames.length === 0 ? [l.pattern] : info.hostnames) {
+      const common = hostnameIntersection(l.pattern, h);
+      if (common !== undefined && !hosts.includes(common)) hosts.push(common);
+    }
+    if (hosts.length === 0) {
+      noHostname.push(`${listenerLabel(l)} (hostname ${l.pattern}) shares no hostname with the route`);
+      continue;
+    }
+    admitted.push({ listener: l, hosts });
+  }
+
+  const served = admitted.filter((a) => isServed(a.listener));
+  if (info.built.ruleCount > 0 && info.built.invalidRules.length === info.built.ruleCount) {
+    return finish(
+      condition('Accepted', false, 'UnsupportedValue', `No rule can be served: ${info.built.invalidRules[0]}`, meta),
+    );
+  }
+  if (served.length > 0) {
+    const key = `${meta.namespace}/${meta.name}`;
+    // Attachment counts on every admitting listener, served or not, once the route is accepted by this parent.
+    for (const a of admitted) a.listener.attachedRoutes.add(key);
+    for (const a of served) for (const host of a.hosts) entries.push({ info, listener: a.listener, host });
+    return finish(condition('Accepted', true, 'Accepted', 'Route is accepted', meta));
+  }
+  if (admitted.length > 0) {
+    const why = admitted.map((a) => `${listenerLabel(a.listener)} is not served`).join('; ');
+    return finish(condition('Accepted', false, 'NotAllowedByListeners', why, meta));
+  }
+  if (noHostname.length > 0) {
+    return finish(condition('Accepted', false, 'NoMatchingListenerHostname', noHostname.join('; '), meta));
+  }
+  return finish(condition('Accepted', false, 'NotAllowedByListeners', notAllowed.join('; '), meta));
+}
+
+function resolvedRefsCondition(info: RouteInfo): Condition {
+  const meta = info.route.metadata;
+  const problems = info.built.refProblems;
+  const first = problems[0];
+  if (first === undefined) return condition('ResolvedRefs', true, 'ResolvedRefs', 'All references are resolved', meta);
+  return condition('ResolvedRefs', false, first.reason, problems.map((p) => p.message).join('; '), meta);
+}
+
+function partiallyInvalidCondition(info: RouteInfo): Condition | undefined {
+  const invalid = info.built.invalidRules;
+  if (invalid.length === 0) return undefined;
+  return condition('PartiallyInvalid', true, 'UnsupportedValue', invalid.join('; '), info.route.metadata);
+}
+
+/**
+ * Virtual hosts of one port. Every served listener gets one for its hostname, and every effective route host
+ * gets one; a host's routes are those of the most specific listener covering it (listener isolation) whose
+ * effective hosts cover it, so `foo.example.com` also runs the `*.example.com` routes of that listener.
+ */
+function virtualHostsOf(port: number, listeners: readonly ListenerInfo[], entries: readonly Entry[]): VirtualHost[] {
+  const patterns = new Set<string>(listeners.map((l) => l.pattern));
+  const byHost = new Map<string, Entry[]>();
+  for (const e of entries) {
+    patterns.add(e.host);
+    const list = byHost.get(e.host);
+    if (list === undefined) byHost.set(e.host, [e]);
+    else list.push(e);
+  }
+  const ownerOf = (host: string): ListenerInfo | undefined =>
+    listeners
+      .filter((l) => hostnameCovers(l.pattern, host))
+      .sort((a, b) => compareHostSpecificity(a.pattern, b.pattern))[0];
+
+  const listenerName = gatewayListenerName(port);
+  return [...patterns].sort(compareStrings).map((hostname) => {
+    const owner = ownerOf(hostname);
+    const candidates: Candidate[] = [];
+    for (const [host, list] of byHost) {
+      if (!hostnameCovers(host, hostname)) continue;
+      for (const entry of list) {
+        if (entry.listener !== owner) continue;
+        for (const match of entry.info.built.matches) candidates.push({ match, entry });
+      }
+    }
+    candidates.sort(comparePrecedence);
+    const seen = new Set<string>();
+    const routes: Route[] = [];
+    for (const c of candidates) {
+      // A route reaching this host through two of its hostnames keeps its most specific one (sorted first).
+      if (seen.has(c.match.route.name)) continue;
+      seen.add(c.match.route.name);
+      routes.push(c.match.route);
+    }
+    return { name: `${listenerName}/${hostname}`, hostname, hostMatch: hostMatchOf(hostname), routes };
+  });
+}
+
+function routeKey(ref: ParentReference, routeNamespace: string): string {
+  return [ref.group, ref.kind, ref.namespace ?? routeNamespace, ref.name, ref.sectionName ?? '', ref.port ?? ''].join(
+    '\u0000',
+  );
+}
+
+/**
+ * Turns GatewayClasses, Gateways and HTTPRoutes of our controller into HTTP listeners (one per port across all
+ * Gateways), plus Gateway API status for every object we answer for. Pure: the same snapshot always gives the
+ * same result, whatever order its objects arrived in.
+ */
+export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITranslateOptions): TranslateResult {
+  const diagnostics: Diagnostic[] = [];
+  const status: StatusEntry[] = [];
+
+  const classes = snapshot.gatewayClasses.filter((c) => c.spec.controllerName === options.controllerName);
+  const classNames = new Set(classes.map((c) => c.metadata.name));
+  for (const c of classes) {
+    status.push({
+      kind: 'GatewayClass',
+      namespace: '',
+      name: c.metadata.name,
+      conditions: [
+        condition('Accepted', true, 'Accepted', 'GatewayClass is accepted', c.metadata),
+        condition('SupportedVersion', true, 'SupportedVersion', 'Gateway API v1 is supported', c.metadata),
+      ],
+    });
+  }
+
+  const ourGateways = snapshot.gateways
+    .filter((g) => classNames.has(g.spec.gatewayClassName))
+    .sort((a, b) => compareAge(a.metadata, b.metadata));
+  const gateways = gatewayInfos(ourGateways);
+  markConflicts(gateways);
+  const byGateway = new Map<Gateway, GatewayInfo>(gateways.map((g) => [g.gateway, g]));
+  for (const g of gateways) listenerDiagnostics(g, diagnostics);
+
+  const entries: Entry[] = [];
+  const routes = [...snapshot.httpRoutes].sort((a, b) => compareAge(a.metadata, b.metadata));
+  const servedRoutes = new Set<RouteInfo>();
+  routes.forEach((route, rank) => {
+    const meta = route.metadata;
+    const source = sourceOf('HTTPRoute', meta);
+    const parents: { ref: ParentReference; gateway: GatewayInfo | undefined }[] = [];
+    const seen = new Set<string>();
+    for (const ref of route.spec.parentRefs) {
+      const gateway = parentGateway(ref, meta.namespace, snapshot.gateways, byGateway);
+      if (gateway === null) continue;
+      const key = routeKey(ref, meta.namespace);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      parents.push({ ref, gateway });
+    }
+    if (parents.length === 0) return;
+
+    const built = buildHTTPRoute(snapshot, options.upstream, route, source, diagnostics);
+    const info: RouteInfo = {
+      route,
+      source,
+      rank,
+      built,
+      hostnames: route.spec.hostnames.map((h) => h.toLowerCase()),
+    };
+    const before = entries.length;
+    const outcomes = parents.map((p) => attachParent(snapshot, info, p.ref, p.gateway, options, entries));
+    if (entries.length > before) servedRoutes.add(info);
+    for (const o of outcomes) {
+      if (o.accepted) continue;
+      const accepted = o.status.conditions[0];
+      diagnostics.push({
+        severity: 'warning',
+        object: source,
+        message: `not attached to ${parentLabel(o.status.parentRef)}: ${accepted?.reason ?? ''}: ${accepted?.message ?? ''}`,
+      });
+    }
+    status.push({
+      kind: 'HTTPRoute',
+      namespace: meta.namespace,
+      name: meta.name,
+      conditions: outcomes.flatMap((o) => o.status.conditions),
+      parents: outcomes.map((o) => o.status),
+    });
+  });
+
+  for (const g of gateways) {
+    const meta = g.gateway.metadata;
+    status.push({
+      kind: 'Gateway',
+      namespace: meta.namespace,
+      name: meta.name,
+      conditions: gatewayConditions(g),
+      listeners: listenerStatuses(g),
+    });
+  }
+
+  const servedByPort = new Map<number, ListenerInfo[]>();
+  for (const g of gateways) {
+    for (const l of g.listeners) {
+      if (!isServed(l)) continue;
+      const list = servedByPort.get(l.spec.port);
+      if (list === undefined) servedByPort.set(l.spec.port, [l]);
+      else list.push(l);
+    }
+  }
+  const listeners: HTTPListener[] = [...servedByPort.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([port, ls]) => ({
+      name: gatewayListenerName(port),
+      protocol: 'HTTP',
+      port,
+      virtualHosts: virtualHostsOf(
+        port,
+        ls,
+        entries.filter((e) => e.listener.spec.port === port),
+      ),
+    }));
+
+  // Backends of routes that serve traffic somewhere; the oldest route naming one gives its source.
+  const backends = new Map<string, Backend>();
+  for (const info of [...servedRoutes].sort((a, b) => a.rank - b.rank)) {
+    for (const b of info.built.backends) if (!backends.has(b.name)) backends.set(b.name, b);
+  }
+
+  status.sort(
+    (a, b) =>
+      compareStrings(a.kind, b.kind) || compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name),
+  );
+  return {
+    ir: {
+      listeners,
+      backends: [...backends.values()].sort((a, b) => compareStrings(a.name, b.name)),
+      certificates: [],
+    },
+    status,
+    diagnostics: sortDiagnostics(diagnostics),
+  };
+}
