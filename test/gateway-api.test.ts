@@ -107,6 +107,7 @@ function routes(): Manifest[] {
         },
         { matches: [prefix('/weights')], backendRefs: [ref('v1', 70), ref('v2', 30), ref('v3', 0)] },
         { matches: [prefix('/slow')], timeouts: { request: '500ms' }, backendRefs: [ref('v3')] },
+        { matches: [prefix('/backend-slow')], timeouts: { backendRequest: '400ms' }, backendRefs: [ref('v3')] },
         { matches: [prefix('/missing')], backendRefs: [ref('nope')] },
       ],
     }),
@@ -257,11 +258,14 @@ test('weights: 70/30 split within a tolerance that cannot flake; weight 0 gets n
   assert.equal(counts.get('v3') ?? 0, 0);
 });
 
-test('timeouts.request answers 504 when the backend is too slow; an invalid backend answers 500', async () => {
+test('timeouts.request and timeouts.backendRequest answer 504 when the backend is too slow; an invalid backend answers 500', async () => {
   const start = Date.now();
   const slow = await send('filters.test', '/slow/delay/3000');
   assert.equal(slow.status, 504);
   assert.ok(Date.now() - start < 2_000);
+  const backendSlow = await send('filters.test', '/backend-slow/delay/3000');
+  assert.equal(backendSlow.status, 504);
+  assert.equal((await send('filters.test', '/backend-slow/delay/10')).status, 200);
   assert.equal((await send('filters.test', '/missing')).status, 500);
 });
 

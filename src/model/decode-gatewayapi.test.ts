@@ -818,6 +818,10 @@ describe('HTTPRoute rules and matches', () => {
       /^spec\.rules\[0\]\.matches\[0\]\.path\.value: must be a valid regular expression \(Invalid regular expression: .*\)$/,
     );
     assert.equal(
+      reason(withMatch({ path: { type: 'RegularExpression', value: '/(a+)+$' } })),
+      'spec.rules[0].matches[0].path.value: regular expression repeats a group that itself repeats (nested quantifiers take exponential time)',
+    );
+    assert.equal(
       reason(withMatch({ path: { type: 'Prefix', value: '/' } })),
       'spec.rules[0].matches[0].path.type: must be one of Exact, PathPrefix, RegularExpression',
     );

@@ -2,6 +2,7 @@
 // They check what the standard-channel CRD schemas and their CEL rules check, and apply the schema defaults, so a
 // manifest folder rejects what a cluster would reject and translators never have to re-derive a default.
 import { isIP } from 'node:net';
+import { unsafeRegexReason } from '../ir/regex-safety.ts';
 import type { Ctx, Raw } from './decode-common.ts';
 import { decodeMeta, get, isDns1123Label, isDns1123Subdomain, msgLabel, msgSubdomain } from './decode-common.ts';
 import type {
@@ -313,7 +314,10 @@ function checkRegex(ctx: Ctx, value: string, path: string): void {
     new RegExp(value);
   } catch (err) {
     ctx.fail(path, `must be a valid regular expression (${err instanceof Error ? err.message : String(err)})`);
+    return;
   }
+  const unsafe = unsafeRegexReason(value);
+  if (unsafe !== null) ctx.fail(path, `regular expression ${unsafe}`);
 }
 
 function durationOf(ctx: Ctx, o: Raw, key: string, path: string): string | undefined {

@@ -1,5 +1,6 @@
 // One HTTPRoute → IR routes (one per rule × match), the backends they name, and the reference problems its
 // ResolvedRefs condition reports. Independent of where the route attaches: that is decided by the caller.
+import { unsafeRegexReason } from '../../ir/regex-safety.ts';
 import type {
   Backend,
   Diagnostic,
@@ -17,6 +18,7 @@ import type {
   URLRewrite,
   WeightedBackend,
 } from '../../ir/types.ts';
+
 import { parseGatewayDuration } from '../../model/decode-gatewayapi.ts';
 import type {
   BackendObjectRef,
@@ -81,10 +83,10 @@ function normalisePrefix(path: string): string {
 function validRegex(source: string): boolean {
   try {
     new RegExp(source);
-    return true;
   } catch {
     return false;
   }
+  return unsafeRegexReason(source) === null;
 }
 
 /** A ReferenceGrant in the target namespace lets HTTPRoutes of `fromNamespace` reach the Service. */
