@@ -172,10 +172,16 @@ export interface Backend {
 }
 
 export interface Certificate {
-  /** `namespace/secret`. */
+  /**
+   * `namespace/secret` for Ingress; `<listener>/namespace/secret` for Gateway listeners, since which hosts a
+   * Secret serves there depends on the port's listeners.
+   */
   readonly name: string;
   readonly source: SourceRef;
-  /** Host names this certificate is served for (exact or `*.suffix`), lower-case. */
+  /**
+   * Host names this certificate is served for (exact or `*.suffix`), lower-case. Empty: its own DNS names, when a
+   * listener lists it in `tls.certificates`.
+   */
   readonly hosts: readonly string[];
   readonly certPem: string;
   readonly keyPem: string;

@@ -132,6 +132,8 @@ export interface ListenerSpec {
   readonly hostname?: string;
   readonly from?: 'Same' | 'All' | 'Selector';
   readonly selector?: Record<string, string>;
+  /** HTTPS: Secrets served by the listener (`tls.mode` Terminate); namespace defaults to the Gateway's. */
+  readonly certificateRefs?: readonly { readonly name: string; readonly namespace?: string }[];
 }
 
 export function gateway(
@@ -151,6 +153,7 @@ export function gateway(
         port: l.port,
         protocol: l.protocol ?? 'HTTP',
         ...(l.hostname === undefined ? {} : { hostname: l.hostname }),
+        ...(l.certificateRefs === undefined ? {} : { tls: { mode: 'Terminate', certificateRefs: l.certificateRefs } }),
         allowedRoutes: {
           namespaces: {
             from: l.from ?? 'Same',
@@ -174,5 +177,23 @@ export function httpRoute(
     kind: 'HTTPRoute',
     metadata: { name, namespace: ns, ...(creationTimestamp === undefined ? {} : { creationTimestamp }) },
     spec,
+  };
+}
+
+/** A ReferenceGrant in `ns` letting objects of kind `fromKind` in `fromNamespace` reference `toKind` objects there. */
+export function referenceGrant(
+  name: string,
+  ns: string,
+  from: { readonly kind: string; readonly namespace: string },
+  to: { readonly group?: string; readonly kind: string; readonly name?: string },
+): Manifest {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1beta1',
+    kind: 'ReferenceGrant',
+    metadata: { name, namespace: ns },
+    spec: {
+      from: [{ group: 'gateway.networking.k8s.io', kind: from.kind, namespace: from.namespace }],
+      to: [{ group: to.group ?? '', kind: to.kind, ...(to.name === undefined ? {} : { name: to.name }) }],
+    },
   };
 }

@@ -4,6 +4,7 @@
 import type { Condition, Diagnostic, ListenerStatus, SourceRef } from '../../ir/types.ts';
 import type { Gateway, GatewayListener } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
+import { type ListenerTLSResolution, resolveListenerTLS } from './certificates.ts';
 import { condition, GATEWAY_API_GROUP, sourceOf } from './conditions.ts';
 import { listenerPattern } from './hostnames.ts';
 import { namespaceLabels, selectorMatches } from './selector.ts';
@@ -32,8 +33,10 @@ export interface ListenerInfo {
   readonly index: number;
   /** Lower-case hostname, `*` when the listener has none. */
   readonly pattern: string;
-  /** Protocols gatehouse serves on Gateway listeners (HTTP only, for now). */
+  /** Protocols gatehouse serves on Gateway listeners (HTTP and HTTPS, for now). */
   readonly supportedProtocol: boolean;
+  /** HTTPS listeners: their certificateRefs, resolved; undefined for other protocols. */
+  readonly tls: ListenerTLSResolution | undefined;
   /** The route kinds the listener admits and gatehouse serves on it. */
   readonly supportedKinds: readonly RouteKind[];
   /** Kinds listed in allowedRoutes that gatehouse cannot serve on this listener. */
@@ -56,16 +59,23 @@ const PROTOCOL_KINDS: Readonly<Record<string, readonly string[]>> = {
   UDP: ['UDPRoute'],
 };
 
-const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP']);
+const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS']);
 
 export function listenerLabel(l: ListenerInfo): string {
   const g = l.gateway.gateway.metadata;
   return `listener ${l.spec.name} of Gateway ${g.namespace}/${g.name}`;
 }
 
-/** Served: a protocol gatehouse implements and no conflict. Only such listeners carry traffic. */
+function certificatesResolved(l: ListenerInfo): boolean {
+  return l.tls === undefined || l.tls.problems.length === 0;
+}
+
+/**
+ * Served: a protocol gatehouse implements, no conflict, and (HTTPS) every certificateRef usable. Only such
+ * listeners carry traffic.
+ */
 export function isServed(l: ListenerInfo): boolean {
-  return l.supportedProtocol && l.conflict === undefined;
+  return l.supportedProtocol && l.conflict === undefined && certificatesResolved(l);
 }
 
 function isProgrammed(l: ListenerInfo): boolean {
@@ -100,7 +110,7 @@ function kindsOf(spec: GatewayListener): {
   return { supported, invalid, admitsHTTPRoute };
 }
 
-export function gatewayInfos(gateways: readonly Gateway[]): GatewayInfo[] {
+export function gatewayInfos(snapshot: Snapshot, gateways: readonly Gateway[]): GatewayInfo[] {
   return gateways.map((gateway, rank) => {
     const info: GatewayInfo = { gateway, source: sourceOf('Gateway', gateway.metadata), rank, listeners: [] };
     gateway.spec.listeners.forEach((spec, index) => {
@@ -111,6 +121,7 @@ export function gatewayInfos(gateways: readonly Gateway[]): GatewayInfo[] {
         index,
         pattern: listenerPattern(spec.hostname),
         supportedProtocol: SERVED_PROTOCOLS.has(spec.protocol),
+        tls: spec.protocol === 'HTTPS' ? resolveListenerTLS(snapshot, gateway, spec) : undefined,
         supportedKinds: kinds.supported,
         invalidKinds: kinds.invalid,
         admitsHTTPRoute: kinds.admitsHTTPRoute,
@@ -226,6 +237,21 @@ export function listenerDiagnostics(g: GatewayInfo, diagnostics: Diagnostic[]): 
         message: `${where}: ${l.conflict.reason}: ${l.conflict.message}; listener not served`,
       });
     }
+    const tls = l.tls;
+    const first = tls?.certificates[0];
+    if (tls !== undefined && tls.problems.length > 0) {
+      diagnostics.push({
+        severity: 'error',
+        object: g.source,
+        message: `${where}: ${tls.problems.map((p) => p.message).join('; ')}; listener not served`,
+      });
+    } else if (tls !== undefined && first !== undefined && tls.certificates.length > 1) {
+      diagnostics.push({
+        severity: 'warning',
+        object: g.source,
+        message: `${where}: ${tls.certificates.length} certificateRefs; only the first (Secret ${first.namespace}/${first.name}) is served`,
+      });
+    }
     if (l.invalidKinds.length > 0) {
       diagnostics.push({
         severity: 'error',
@@ -261,7 +287,16 @@ function listenerConditions(l: ListenerInfo): Condition[] {
   } else {
     conditions.push(condition('Accepted', true, 'Accepted', 'Listener is accepted', meta));
   }
-  if (l.invalidKinds.length > 0) {
+  const certificateProblems = l.tls?.problems ?? [];
+  const firstProblem = certificateProblems[0];
+  if (firstProblem !== undefined) {
+    // One ResolvedRefs condition: the certificate problem goes first, since it is the one that stops traffic.
+    const messages = certificateProblems.map((p) => p.message);
+    if (l.invalidKinds.length > 0) {
+      messages.push(`Unsupported route kinds: ${l.invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ')}`);
+    }
+    conditions.push(condition('ResolvedRefs', false, firstProblem.reason, messages.join('; '), meta));
+  } else if (l.invalidKinds.length > 0) {
     const kinds = l.invalidKinds.map((k) => `${k.group}/${k.kind}`).join(', ');
     conditions.push(condition('ResolvedRefs', false, 'InvalidRouteKinds', `Unsupported route kinds: ${kinds}`, meta));
   } else {
@@ -279,7 +314,9 @@ function listenerConditions(l: ListenerInfo): Condition[] {
       ? `protocol ${l.spec.protocol} is not supported`
       : l.conflict !== undefined
         ? 'the listener conflicts with another'
-        : 'no supported route kind is admitted';
+        : !certificatesResolved(l)
+          ? 'its certificateRefs cannot be resolved'
+          : 'no supported route kind is admitted';
     conditions.push(condition('Programmed', false, 'Invalid', `Listener is not programmed: ${why}`, meta));
   }
   return conditions;

@@ -1,9 +1,11 @@
 import type {
   Backend,
+  Certificate,
   Condition,
   Diagnostic,
   HostMatchKind,
   HTTPListener,
+  ListenerTLS,
   ParentRefStatus,
   Route,
   RouteParentStatus,
@@ -15,6 +17,7 @@ import type {
 import type { Gateway, HTTPRoute, ParentReference } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import type { UpstreamMode } from '../backends.ts';
+import type { ListenerCertificate } from './certificates.ts';
 import { compareAge, compareStrings, condition, GATEWAY_API_GROUP, sourceOf } from './conditions.ts';
 import { ANY_HOST, compareHostSpecificity, hostnameCovers, hostnameIntersection, isWildcard } from './hostnames.ts';
 import {
@@ -39,9 +42,9 @@ export interface GatewayAPITranslateOptions {
   readonly upstream: UpstreamMode;
 }
 
-/** Name of the IR listener that serves every HTTP Gateway listener on `port`. */
-export function gatewayListenerName(port: number): string {
-  return `gateway-http-${port}`;
+/** Name of the IR listener that serves every HTTP (or every HTTPS) Gateway listener on `port`. */
+export function gatewayListenerName(port: number, protocol: 'HTTP' | 'HTTPS' = 'HTTP'): string {
+  return protocol === 'HTTPS' ? `gateway-https-${port}` : `gateway-http-${port}`;
 }
 
 interface RouteInfo {
@@ -248,7 +251,11 @@ function partiallyInvalidCondition(info: RouteInfo): Condition | undefined {
  * gets one; a host's routes are those of the most specific listener covering it (listener isolation) whose
  * effective hosts cover it, so `foo.example.com` also runs the `*.example.com` routes of that listener.
  */
-function virtualHostsOf(port: number, listeners: readonly ListenerInfo[], entries: readonly Entry[]): VirtualHost[] {
+function virtualHostsOf(
+  listenerName: string,
+  listeners: readonly ListenerInfo[],
+  entries: readonly Entry[],
+): VirtualHost[] {
   const patterns = new Set<string>(listeners.map((l) => l.pattern));
   const byHost = new Map<string, Entry[]>();
   for (const e of entries) {
@@ -262,7 +269,6 @@ function virtualHostsOf(port: number, listeners: readonly ListenerInfo[], entrie
       .filter((l) => hostnameCovers(l.pattern, host))
       .sort((a, b) => compareHostSpecificity(a.pattern, b.pattern))[0];
 
-  const listenerName = gatewayListenerName(port);
   return [...patterns].sort(compareStrings).map((hostname) => {
     const owner = ownerOf(hostname);
     const candidates: Candidate[] = [];
@@ -284,6 +290,50 @@ function virtualHostsOf(port: number, listeners: readonly ListenerInfo[], entrie
     }
     return { name: `${listenerName}/${hostname}`, hostname, hostMatch: hostMatchOf(hostname), routes };
   });
+}
+
+/**
+ * The certificates of one HTTPS port. Each served listener serves its first certificateRef: for its hostname
+ * when it has one, and as the port's default (no SNI, or a name no listener claims) when it has none. Names are
+ * scoped by the IR listener, since one Secret may be served for different hostnames on different ports (and by
+ * the Ingress listener for yet others).
+ */
+function listenerCertificates(
+  listenerName: string,
+  listeners: readonly ListenerInfo[],
+): { certificates: Certificate[]; tls: ListenerTLS } {
+  const byName = new Map<string, { cert: ListenerCertificate; hosts: Set<string> }>();
+  let defaultCertificate: string | undefined;
+  for (const l of listeners) {
+    const cert = l.tls?.certificates[0];
+    if (cert === undefined) continue;
+    const name = `${listenerName}/${cert.namespace}/${cert.name}`;
+    let entry = byName.get(name);
+    if (entry === undefined) {
+      entry = { cert, hosts: new Set() };
+      byName.set(name, entry);
+    }
+    // Hostname conflicts leave at most one served listener without a hostname per port.
+    if (l.pattern === ANY_HOST) defaultCertificate = name;
+    else entry.hosts.add(l.pattern);
+  }
+  const certificates: Certificate[] = [...byName.entries()].map(([name, { cert, hosts }]) => ({
+    name,
+    source: { kind: 'Secret', namespace: cert.namespace, name: cert.name },
+    hosts: [...hosts].sort(compareStrings),
+    certPem: cert.certPem,
+    keyPem: cert.keyPem,
+  }));
+  // A certificate only served as the default stays out of the SNI list: with no hosts, compile would serve it
+  // for its own SAN names, taking names that belong to other listeners' certificates.
+  const sni = certificates
+    .filter((c) => c.hosts.length > 0)
+    .map((c) => c.name)
+    .sort(compareStrings);
+  return {
+    certificates,
+    tls: defaultCertificate === undefined ? { certificates: sni } : { certificates: sni, defaultCertificate },
+  };
 }
 
 function routeKey(ref: ParentReference, routeNamespace: string): string {
@@ -318,7 +368,7 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
   const ourGateways = snapshot.gateways
     .filter((g) => classNames.has(g.spec.gatewayClassName))
     .sort((a, b) => compareAge(a.metadata, b.metadata));
-  const gateways = gatewayInfos(ourGateways);
+  const gateways = gatewayInfos(snapshot, ourGateways);
   markConflicts(gateways);
   const byGateway = new Map<Gateway, GatewayInfo>(gateways.map((g) => [g.gateway, g]));
   for (const g of gateways) listenerDiagnostics(g, diagnostics);
@@ -390,18 +440,23 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       else list.push(l);
     }
   }
+  const certificates: Certificate[] = [];
   const listeners: HTTPListener[] = [...servedByPort.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([port, ls]) => ({
-      name: gatewayListenerName(port),
-      protocol: 'HTTP',
-      port,
-      virtualHosts: virtualHostsOf(
-        port,
+    .map(([port, ls]): HTTPListener => {
+      // Conflicts leave one protocol per port among served listeners.
+      const protocol = ls[0]?.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+      const name = gatewayListenerName(port, protocol);
+      const virtualHosts = virtualHostsOf(
+        name,
         ls,
         entries.filter((e) => e.listener.spec.port === port),
-      ),
-    }));
+      );
+      if (protocol === 'HTTP') return { name, protocol, port, virtualHosts };
+      const tls = listenerCertificates(name, ls);
+      certificates.push(...tls.certificates);
+      return { name, protocol, port, tls: tls.tls, virtualHosts };
+    });
 
   // Backends of routes that serve traffic somewhere; the oldest route naming one gives its source.
   const backends = new Map<string, Backend>();
@@ -417,7 +472,7 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
     ir: {
       listeners,
       backends: [...backends.values()].sort((a, b) => compareStrings(a.name, b.name)),
-      certificates: [],
+      certificates: certificates.sort((a, b) => compareStrings(a.name, b.name)),
     },
     status,
     diagnostics: sortDiagnostics(diagnostics),
