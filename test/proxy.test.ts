@@ -266,10 +266,7 @@ test('admin: /healthz, /readyz, /api/config with keys redacted, /metrics', async
     listeners: { name: string }[];
     backends: { name: string }[];
   };
-  assert.deepEqual(
-    config.listeners.map((l) => l.name),
-    ['ingress-http', 'ingress-https'],
-  );
+  assert.deepEqual(config.listeners.map((l) => l.name).sort(), ['ingress-http', 'ingress-https']);
   assert.ok(config.backends.some((b) => b.name === 'default/echo:8080'));
   const metrics = (await gh.admin('/metrics')).body;
   assert.match(

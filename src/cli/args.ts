@@ -57,6 +57,7 @@ Limits and timeouts (durations: 500ms, 10s, 1m; bare numbers are seconds):
   --max-header-count N         client request header count; more is answered 431 (default 100)
   --max-requests-per-socket N  requests per client connection (default 1000)
   --max-connections N          client connections per listener (default 20000)
+  --websocket-idle-timeout D   WebSocket connection with no traffic either way (default 1h)
   --drain-timeout D            on SIGTERM, time given to requests in flight (default 10s)
 Logging:
   --log-level LEVEL            trace|debug|info|warn|error|fatal|silent (default info)
@@ -129,6 +130,10 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         ? d.maxConnections
         : parseInteger('--max-connections', v['max-connections'], 1, 1_000_000),
     tlsHandshakeTimeoutMs: d.tlsHandshakeTimeoutMs,
+    webSocketIdleTimeoutMs:
+      v['websocket-idle-timeout'] === undefined
+        ? d.webSocketIdleTimeoutMs
+        : parseDuration('--websocket-idle-timeout', v['websocket-idle-timeout']),
   };
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new UsageError('--headers-timeout must not be longer than --request-timeout');
@@ -198,6 +203,7 @@ function parseServeFlags(argv: readonly string[]) {
       'max-header-count': { type: 'string' },
       'max-requests-per-socket': { type: 'string' },
       'max-connections': { type: 'string' },
+      'websocket-idle-timeout': { type: 'string' },
       'drain-timeout': { type: 'string' },
     },
   });

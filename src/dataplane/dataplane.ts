@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { CompiledListener, CompiledTable } from '../compile/compile-table.ts';
 import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
@@ -9,9 +10,10 @@ import type { Logger } from '../observe/logger.ts';
 import { codeClass, type Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
 import type { TrustedProxies } from './client-address.ts';
-import type { Exchange } from './exchange.ts';
-import { GatehouseResponse } from './exchange.ts';
-import { type HandlerContext, handleRequest, type ListenerBinding } from './http-handler.ts';
+import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
+import { handleRequest } from './http-handler.ts';
+import type { ListenerBinding } from './routing.ts';
+import { handleUpgrade, type WebSocketContext, type WebSocketLimits } from './websocket.ts';
 
 export interface ServerLimits {
   /** Time allowed for the request head (slowloris). */
@@ -26,6 +28,8 @@ export interface ServerLimits {
   readonly maxRequestsPerSocket: number;
   readonly maxConnections: number;
   readonly tlsHandshakeTimeoutMs: number;
+  /** An established WebSocket tunnel with no traffic either way for this long is closed. */
+  readonly webSocketIdleTimeoutMs: number;
 }
 
 export const defaultServerLimits: ServerLimits = {
@@ -37,6 +41,7 @@ export const defaultServerLimits: ServerLimits = {
   maxRequestsPerSocket: 1000,
   maxConnections: 20_000,
   tlsHandshakeTimeoutMs: 10_000,
+  webSocketIdleTimeoutMs: 3_600_000,
 };
 
 export interface DataPlaneOptions {
@@ -44,6 +49,9 @@ export interface DataPlaneOptions {
   readonly limits: ServerLimits;
   readonly trustedProxies: TrustedProxies;
   readonly accessLog: boolean;
+  /** For connections made outside the upstream pools (WebSocket tunnels), as the pools have them. */
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamTimeoutMs: number;
 }
 
 interface ServerEntry {
@@ -84,11 +92,12 @@ function onSecureConnection(socket: TLSSocket): void {
  * requests already in flight finish on the table they started with. Listeners are opened and closed by diff:
  * a port whose protocol is unchanged is never rebound.
  */
-export class DataPlane implements HandlerContext {
+export class DataPlane implements WebSocketContext {
   table: CompiledTable | null = null;
   draining = false;
   readonly trustedProxies: TrustedProxies;
   readonly maxHeaderCount: number;
+  readonly webSocketLimits: WebSocketLimits;
   readonly #options: DataPlaneOptions;
   readonly #logger: Logger;
   readonly #access: Logger;
@@ -96,6 +105,7 @@ export class DataPlane implements HandlerContext {
   readonly #servers = new Map<number, ServerEntry>();
   readonly #reclaimer = new ChunkReclaimer(4 * 1024 * 1024);
   readonly #refused = new WeakSet<Socket>();
+  readonly #upgraded = new Set<Duplex>();
   #inflight = 0;
   #idle: (() => void) | null = null;
 
@@ -106,6 +116,12 @@ export class DataPlane implements HandlerContext {
     this.#metrics = metrics;
     this.trustedProxies = options.trustedProxies;
     this.maxHeaderCount = options.limits.maxHeaderCount;
+    this.webSocketLimits = {
+      idleTimeoutMs: options.limits.webSocketIdleTimeoutMs,
+      connectTimeoutMs: options.upstreamConnectTimeoutMs,
+      responseTimeoutMs: options.upstreamTimeoutMs,
+      maxHeaderSize: options.limits.maxHeaderSize,
+    };
   }
 
   get inflight(): number {
@@ -117,16 +133,17 @@ export class DataPlane implements HandlerContext {
     return [...this.#servers.keys()].sort((a, b) => a - b);
   }
 
-  exchangeStarted(_ex: Exchange): void {
+  exchangeStarted(_ex: ExchangeRecord): void {
     this.#inflight++;
   }
 
-  exchangeEnded(ex: Exchange): void {
+  exchangeEnded(ex: ExchangeRecord): void {
     this.#inflight--;
     const seconds = (performance.now() - ex.start) / 1000;
     const route = ex.route === '' ? 'none' : ex.route;
     this.#metrics.requests.labels(route, ex.backend === '' ? 'none' : ex.backend, codeClass(ex.status)).inc();
-    this.#metrics.requestDuration.labels(route).observe(seconds);
+    // A tunnel's lifetime says nothing about the route's latency.
+    if (ex.status !== 101) this.#metrics.requestDuration.labels(route).observe(seconds);
     if (this.#options.accessLog) {
       this.#access.info(
         {
@@ -161,7 +178,15 @@ export class DataPlane implements HandlerContext {
     this.#reclaimer.account(n);
   }
 
-  upstreamFailed(ex: Exchange, err: Error, code: string): void {
+  upgradeStarted(client: Duplex): void {
+    this.#upgraded.add(client);
+  }
+
+  upgradeEnded(client: Duplex): void {
+    this.#upgraded.delete(client);
+  }
+
+  upstreamFailed(ex: ExchangeRecord, err: Error, code: string): void {
     this.#metrics.upstreamErrors.labels(ex.backend === '' ? 'none' : ex.backend, code).inc();
     this.#logger.warn(
       { route: ex.route, backend: ex.backend, upstream: ex.upstream, code, err: err.message },
@@ -264,6 +289,9 @@ export class DataPlane implements HandlerContext {
     const counter = new ConnectionCounter(this.#metrics.activeConnections.labels(l.name));
     server.on('connection', counter.onConnection);
     server.on('clientError', onClientError);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      handleUpgrade(binding, this, req, socket, head),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: l.port, host: this.#options.listenAddress, exclusive: false }, () => {
@@ -298,6 +326,8 @@ export class DataPlane implements HandlerContext {
         };
       });
     }
+    // Upgraded connections are no longer the servers' to close, and a server closes only after them.
+    for (const c of this.#upgraded) c.destroy();
     for (const e of servers) e.server.closeAllConnections();
     await Promise.all(closed);
   }

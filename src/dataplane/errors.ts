@@ -15,6 +15,10 @@ export const UPSTREAM_TIMEOUT = 'GH_ERR_UPSTREAM_TIMEOUT';
 export const UPSTREAM_CONNECT = 'GH_ERR_UPSTREAM_CONNECT';
 export const UPSTREAM_PROTOCOL = 'GH_ERR_UPSTREAM_PROTOCOL';
 export const UPSTREAM_RESET = 'GH_ERR_UPSTREAM_RESET';
+/** The upstream answered a WebSocket upgrade with a 101 that does not complete the handshake. */
+export const UPSTREAM_INVALID_UPGRADE = 'GH_ERR_UPSTREAM_INVALID_UPGRADE';
+/** A WebSocket tunnel closed after its idle timeout. */
+export const TUNNEL_IDLE = 'GH_ERR_TUNNEL_IDLE';
 
 /** Maps an error from the upstream client to the status the client gets and a stable code for logs/metrics. */
 export function classifyUpstreamError(err: Error): { readonly status: number; readonly code: string } {

@@ -6,10 +6,29 @@ import type { CompiledHeaderModifier } from '../compile/route-filters.ts';
 import { CLIENT_ABORTED, classifyUpstreamError, GatehouseError, UPSTREAM_TIMEOUT } from './errors.ts';
 import { downstreamResponseHeaders } from './headers.ts';
 
+/** What the data plane logs and counts about one exchange, a plain request or a WebSocket tunnel. */
+export interface ExchangeRecord {
+  readonly listener: string;
+  /** performance.now() at the start. */
+  readonly start: number;
+  readonly clientAddress: string;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+  readonly requestId: string;
+  readonly route: string;
+  readonly backend: string;
+  readonly upstream: string;
+  readonly status: number;
+  /** Response bytes sent to the client (for a tunnel: bytes from the upstream). */
+  readonly bytes: number;
+  readonly errorCode: string;
+}
+
 /** What an exchange reports when it ends: the data plane logs it and counts it. */
 export interface ExchangeSink {
-  exchangeEnded(ex: Exchange): void;
-  upstreamFailed(ex: Exchange, err: Error, code: string): void;
+  exchangeEnded(ex: ExchangeRecord): void;
+  upstreamFailed(ex: ExchangeRecord, err: Error, code: string): void;
   /** After a framing or parsing refusal: nothing more is read from this connection (pipelined requests included). */
   refuseConnection(socket: Socket): void;
   /** Body bytes that passed through, in either direction. */
@@ -24,7 +43,7 @@ export class GatehouseResponse<Req extends IncomingMessage = IncomingMessage> ex
  * One request/response through the proxy. It is also the undici dispatch handler, so the proxy path needs no
  * per-request closures: socket events find it through `res.exchange`.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
   readonly sink: ExchangeSink;
   readonly req: IncomingMessage;
   readonly res: GatehouseResponse;

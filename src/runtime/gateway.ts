@@ -68,6 +68,8 @@ export class Gateway implements AdminState {
         limits: options.limits,
         trustedProxies: new TrustedProxies(options.trustedProxies),
         accessLog: options.accessLog,
+        upstreamConnectTimeoutMs: options.upstream.connectTimeoutMs,
+        upstreamTimeoutMs: options.upstream.timeoutMs,
       },
       logger,
       this.metrics,

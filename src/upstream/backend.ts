@@ -2,6 +2,18 @@ import type { Pool } from 'undici';
 import type { Backend } from '../ir/types.ts';
 import { originOf, type PoolRegistry } from './pools.ts';
 
+/** One address of a backend, for connections made outside the pools (WebSocket tunnels). */
+export class UpstreamAddress {
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number) {
+    this.host = host;
+    this.port = port;
+  }
+}
+
+const NO_ADDRESSES: readonly UpstreamAddress[] = [];
+
 /** A backend ready for traffic: its pools, balanced round-robin, or the status to answer when it has none. */
 export class UpstreamBackend {
   readonly name: string;
@@ -9,6 +21,8 @@ export class UpstreamBackend {
   readonly unavailableStatus: number;
   readonly reason: string;
   readonly origins: readonly string[];
+  /** Parallel to `origins`. */
+  readonly addresses: readonly UpstreamAddress[];
   readonly #pools: readonly Pool[];
   #next = 0;
 
@@ -19,18 +33,22 @@ export class UpstreamBackend {
       this.unavailableStatus = t.status;
       this.reason = t.reason;
       this.origins = [];
+      this.addresses = NO_ADDRESSES;
     } else if (t.kind === 'dns') {
       this.unavailableStatus = 0;
       this.reason = '';
       this.origins = [originOf(t.hostname, t.port)];
+      this.addresses = [new UpstreamAddress(t.hostname, t.port)];
     } else if (t.endpoints.length === 0) {
       this.unavailableStatus = 503;
       this.reason = `backend ${backend.name} has no endpoints`;
       this.origins = [];
+      this.addresses = NO_ADDRESSES;
     } else {
       this.unavailableStatus = 0;
       this.reason = '';
       this.origins = t.endpoints.map((e) => originOf(e.address, e.port));
+      this.addresses = t.endpoints.map((e) => new UpstreamAddress(e.address, e.port));
     }
     this.#pools = this.origins.map((o) => pools.get(o));
   }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { type RecordingBackend, startRecordingBackend } from './backends.ts';
 import { abortAfterFirstChunk, httpRequest, loopbackAddress } from './net.ts';

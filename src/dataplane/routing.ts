@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import {
+  ACTION_DIRECT,
+  ACTION_REDIRECT,
+  type CompiledListener,
+  type CompiledRoute,
+  type CompiledTable,
+} from '../compile/compile-table.ts';
+import { type CompiledFilters, rewritePath } from '../compile/route-filters.ts';
+import type { MatchInput } from '../compile/route-matcher.ts';
+import type { UpstreamBackend } from '../upstream/backend.ts';
+import type { TrustedProxies } from './client-address.ts';
+import type { ExchangeRecord, ExchangeSink } from './exchange.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import { normalizePath } from './request-path.ts';
+
+export interface HandlerContext extends ExchangeSink {
+  /** The live route table; read once per request so a request finishes on the table it started with. */
+  readonly table: CompiledTable | null;
+  readonly trustedProxies: TrustedProxies;
+  readonly maxHeaderCount: number;
+  readonly draining: boolean;
+  exchangeStarted(ex: ExchangeRecord): void;
+  isRefused(socket: Socket): boolean;
+}
+
+/** Per listener: what the request handler needs to know about the socket it came in on. */
+export interface ListenerBinding {
+  listenerName: string;
+  readonly port: number;
+  readonly proto: 'http' | 'https';
+  readonly context: HandlerContext;
+}
+
+/** The part of an exchange that routing fills in, and answers through when the request goes no further. */
+export interface RoutingExchange {
+  readonly method: string;
+  host: string;
+  path: string;
+  route: string;
+  backend: string;
+  requestId: string;
+  respond(status: number, body: string, close: boolean): void;
+  redirect(status: number, location: string): void;
+}
+
+/** Where a routed request goes and what it carries there. */
+export class ForwardPlan {
+  readonly route: CompiledRoute;
+  readonly backend: UpstreamBackend;
+  readonly routeFilters: CompiledFilters | null;
+  readonly backendFilters: CompiledFilters | null;
+  /** Path and query for the upstream request, after rewrites. */
+  readonly upstreamPath: string;
+  /** Flat [name, value, ...] request headers for the upstream, forwarding headers and filters applied. */
+  readonly headers: string[];
+
+  constructor(
+    route: CompiledRoute,
+    backend: UpstreamBackend,
+    routeFilters: CompiledFilters | null,
+    backendFilters: CompiledFilters | null,
+    upstreamPath: string,
+    headers: string[],
+  ) {
+    this.route = route;
+    this.backend = backend;
+    this.routeFilters = routeFilters;
+    this.backendFilters = backendFilters;
+    this.upstreamPath = upstreamPath;
+    this.headers = headers;
+  }
+}
+
+class RequestMatch implements MatchInput {
+  readonly path: string;
+  readonly method: string;
+  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
+  readonly query: string;
+  constructor(path: string, method: string, req: IncomingMessage, query: string) {
+    this.path = path;
+    this.method = method;
+    this.headers = req.headersDistinct;
+    this.query = query;
+  }
+}
+
+/** How many `Host` fields the head carries; node keeps only the first, so duplicates are found on the raw list. */
+export function countHost(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
+/** Lower-case host without port, or null when it is not a plausible host name or address literal. */
+export function hostOf(authority: string): string | null {
+  let host = authority;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end < 0) return null;
+    const rest = host.slice(end + 1);
+    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null;
+    return host.slice(0, end + 1).toLowerCase();
+  }
+  const colon = host.indexOf(':');
+  if (colon >= 0) {
+    if (!/^\d{0,5}$/.test(host.slice(colon + 1))) return null;
+    host = host.slice(0, colon);
+  }
+  if (!/^[A-Za-z0-9._-]*$/.test(host)) return null;
+  return host.toLowerCase();
+}
+
+function locationFor(
+  route: CompiledRoute,
+  proto: string,
+  host: string,
+  port: number,
+  path: string,
+  query: string,
+): string {
+  const r = route.redirect;
+  const rewritten = r?.path === undefined ? path : rewritePath(path, r.path, route.matchedPrefix);
+  const pathAndQuery = query === '' ? rewritten : `${rewritten}?${query}`;
+  if (r === null) return pathAndQuery;
+  const scheme = r.scheme ?? proto;
+  const hostname = r.hostname ?? host;
+  // Without an explicit port: a redirect that names a scheme goes to that scheme's well-known port; one that
+  // does not keeps the listener's port (Gateway API RequestRedirect rules).
+  const target = r.port ?? (r.scheme !== undefined ? (scheme === 'https' ? 443 : 80) : port);
+  const wellKnown = (scheme === 'http' && target === 80) || (scheme === 'https' && target === 443);
+  const portPart = wellKnown ? '' : `:${target}`;
+  return `${scheme}://${hostname}${portPart}${pathAndQuery}`;
+}
+
+/**
+ * Routes a request head the same way whatever carries it (a plain request or a WebSocket upgrade): request
+ * target and Host, one path normalisation, route lookup, redirects and direct responses, backend choice,
+ * rewrites and the upstream header list. Answers through `ex` and returns null when the request goes no
+ * further; otherwise returns where to forward it.
+ */
+export function routeRequest(
+  binding: ListenerBinding,
+  req: IncomingMessage,
+  ex: RoutingExchange,
+  peer: string,
+): ForwardPlan | null {
+  const ctx = binding.context;
+  let target = req.url ?? '';
+  let authority = req.headers.host ?? '';
+  let absoluteForm = false;
+  if (target.charCodeAt(0) !== 47) {
+    absoluteForm = true;
+    // absolute-form: its authority replaces Host (RFC 9112 3.2.2)
+    const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(target);
+    if (m === null) {
+      ex.respond(400, 'invalid request target', true);
+      return null;
+    }
+    authority = m[1] as string;
+    target = m[2] === '' ? '/' : (m[2] as string);
+  }
+  const host = hostOf(authority);
+  if (host === null) {
+    ex.respond(400, 'invalid Host header', true);
+    return null;
+  }
+  ex.host = host;
+  const q = target.indexOf('?');
+  const rawPath = q < 0 ? target : target.slice(0, q);
+  const query = q < 0 ? '' : target.slice(q + 1);
+  const path = normalizePath(rawPath);
+  if (path === null) {
+    ex.path = rawPath;
+    ex.respond(400, 'invalid request path', true);
+    return null;
+  }
+  ex.path = path;
+
+  const table = ctx.table;
+  const listener: CompiledListener | undefined = table?.listeners.get(binding.listenerName);
+  if (listener === undefined) {
+    ex.respond(404, 'not found', false);
+    return null;
+  }
+  const vhost = listener.hosts.lookup(host);
+  const route = vhost === null ? null : vhost.routes.match(new RequestMatch(path, ex.method, req, query));
+  if (route === null) {
+    ex.respond(404, 'not found', false);
+    return null;
+  }
+  ex.route = route.name;
+
+  if (route.action === ACTION_REDIRECT) {
+    const status = route.redirect?.statusCode ?? 302;
+    ex.redirect(status, locationFor(route, binding.proto, host, binding.port, path, query));
+    return null;
+  }
+  if (route.action === ACTION_DIRECT) {
+    ex.respond(route.directStatus, route.directBody, false);
+    return null;
+  }
+
+  const chosen = route.pickBackend();
+  if (chosen < 0) {
+    ex.respond(500, 'no backend for this route', false);
+    return null;
+  }
+  const backend = route.backends[chosen] as UpstreamBackend;
+  ex.backend = backend.name;
+  if (backend.unavailableStatus !== 0) {
+    ex.respond(backend.unavailableStatus, backend.reason, false);
+    return null;
+  }
+
+  const incomingId = req.headers['x-request-id'];
+  ex.requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
+  const routeFilters = route.filters;
+  const backendFilters = route.backendFilters[chosen] ?? null;
+  let upstreamPath = q < 0 ? path : `${path}?${query}`;
+  let hostOverride: string | null = absoluteForm ? authority : null;
+  if (routeFilters !== null) {
+    if (routeFilters.rewritePath !== null) {
+      const rewritten = rewritePath(path, routeFilters.rewritePath, route.matchedPrefix);
+      upstreamPath = q < 0 ? rewritten : `${rewritten}?${query}`;
+    }
+    if (routeFilters.rewriteHost !== null) hostOverride = routeFilters.rewriteHost;
+  }
+  let headers = upstreamRequestHeaders(req.rawHeaders, {
+    clientAddress: peer,
+    trustedPeer: ctx.trustedProxies.has(peer),
+    proto: binding.proto,
+    port: binding.port,
+    host: authority,
+    requestId: ex.requestId,
+    hostOverride,
+  });
+  if (routeFilters?.requestHeaders != null) headers = routeFilters.requestHeaders.applyFlat(headers);
+  if (backendFilters?.requestHeaders != null) headers = backendFilters.requestHeaders.applyFlat(headers);
+  return new ForwardPlan(route, backend, routeFilters, backendFilters, upstreamPath, headers);
+}
