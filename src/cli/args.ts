@@ -134,6 +134,8 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
       v['websocket-idle-timeout'] === undefined
         ? d.webSocketIdleTimeoutMs
         : parseDuration('--websocket-idle-timeout', v['websocket-idle-timeout']),
+    h2MaxConcurrentStreams: d.h2MaxConcurrentStreams,
+    h2IdleTimeoutMs: d.h2IdleTimeoutMs,
   };
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new UsageError('--headers-timeout must not be longer than --request-timeout');

@@ -122,7 +122,7 @@ export class CompiledTable {
   readonly ir: IR;
   readonly hash: string;
   readonly listeners: ReadonlyMap<string, CompiledListener>;
-  /** Every backend origin in use, so pools of origins that left can be closed. */
+  /** Every upstream pool key in use, so pools no backend uses any more can be closed. */
   readonly origins: ReadonlySet<string>;
 
   constructor(ir: IR, hash: string, listeners: ReadonlyMap<string, CompiledListener>, origins: ReadonlySet<string>) {
@@ -192,7 +192,7 @@ export function compileTable(ir: IR, ctx: CompileContext, hash: string = hashIR(
   for (const b of ir.backends) {
     const ub = new UpstreamBackend(b, ctx.pools);
     backends.set(b.name, ub);
-    for (const o of ub.origins) origins.add(o);
+    for (const k of ub.poolKeys) origins.add(k);
   }
   const listeners = new Map<string, CompiledListener>();
   for (const l of ir.listeners) listeners.set(l.name, compileListener(l, ir, backends, ctx, diagnostics));

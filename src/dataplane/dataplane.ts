@@ -1,4 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import {
+  createServer as createHttp2Server,
+  type IncomingHttpHeaders as Http2Headers,
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -9,10 +16,11 @@ import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
 import type { Logger } from '../observe/logger.ts';
 import { codeClass, type Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
-import type { TrustedProxies } from './client-address.ts';
+import { plainAddress, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
+import { type H2Context, handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
-import type { ListenerBinding } from './routing.ts';
+import { hostOf, type ListenerBinding } from './routing.ts';
 import { handleUpgrade, type WebSocketContext, type WebSocketLimits } from './websocket.ts';
 
 export interface ServerLimits {
@@ -30,6 +38,10 @@ export interface ServerLimits {
   readonly tlsHandshakeTimeoutMs: number;
   /** An established WebSocket tunnel with no traffic either way for this long is closed. */
   readonly webSocketIdleTimeoutMs: number;
+  /** Concurrent streams per HTTP/2 connection (and so upstream requests in flight per connection). */
+  readonly h2MaxConcurrentStreams: number;
+  /** An HTTP/2 connection without any frame for this long is closed gracefully (GOAWAY). */
+  readonly h2IdleTimeoutMs: number;
 }
 
 export const defaultServerLimits: ServerLimits = {
@@ -42,7 +54,12 @@ export const defaultServerLimits: ServerLimits = {
   maxConnections: 20_000,
   tlsHandshakeTimeoutMs: 10_000,
   webSocketIdleTimeoutMs: 3_600_000,
+  h2MaxConcurrentStreams: 128,
+  h2IdleTimeoutMs: 120_000,
 };
+
+/** The client connection preface of HTTP/2 (RFC 9113 3.4): what a prior-knowledge h2c client sends first. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export interface DataPlaneOptions {
   readonly listenAddress: string;
@@ -59,7 +76,72 @@ interface ServerEntry {
   readonly protocol: 'HTTP' | 'HTTPS';
   readonly binding: ListenerBinding;
   readonly server: Server;
+  /** Never listens: takes the connections that speak HTTP/2 (ALPN h2, or the h2c preface). */
+  readonly h2: Http2Server;
   defaultPair: KeyPair | null;
+}
+
+type ConnectionListener = (this: Server, socket: Duplex) => void;
+
+/** A plain connection whose first bytes decide between HTTP/1.1 and HTTP/2 with prior knowledge. */
+interface SniffedSocket extends Socket {
+  sniff?: PrefaceSniff | null;
+}
+
+/** Per listener: where a connection goes once its first bytes are known. */
+class PrefaceSniff {
+  readonly server: Server;
+  readonly http1: ConnectionListener;
+  readonly h2: Http2Server;
+  constructor(server: Server, http1: ConnectionListener, h2: Http2Server) {
+    this.server = server;
+    this.http1 = http1;
+    this.h2 = h2;
+  }
+}
+
+/** Whether `chunk` starts like the HTTP/2 preface: true (complete), false (not it), null (too short to say). */
+function prefaceState(chunk: Buffer): boolean | null {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  for (let i = 0; i < n; i++) if (chunk[i] !== H2_PREFACE[i]) return false;
+  return n === H2_PREFACE.length ? true : null;
+}
+
+function onFirstData(this: SniffedSocket, chunk: Buffer): void {
+  const sniff = this.sniff;
+  if (sniff === undefined || sniff === null) return;
+  const state = prefaceState(chunk);
+  if (state === null && chunk.length < H2_PREFACE.length) {
+    // A client that trickles its first bytes: wait for more (the headers timeout still bounds it).
+    this.pause();
+    this.unshift(chunk);
+    const more = this.read();
+    if (more !== null && (more as Buffer).length > chunk.length) {
+      onFirstData.call(this, more as Buffer);
+      return;
+    }
+    this.once('readable', onSniffReadable);
+    return;
+  }
+  this.off('data', onFirstData);
+  this.sniff = null;
+  this.pause();
+  this.unshift(chunk);
+  // node's HTTP/2 session reads what is already buffered itself; the HTTP/1 parser needs the stream flowing.
+  if (state === true) sniff.h2.emit('connection', this);
+  else {
+    sniff.http1.call(sniff.server, this);
+    this.resume();
+  }
+}
+
+function onSniffReadable(this: SniffedSocket): void {
+  const buf = this.read() as Buffer | null;
+  if (buf === null) {
+    this.once('readable', onSniffReadable);
+    return;
+  }
+  onFirstData.call(this, buf);
 }
 
 export interface ListenerError {
@@ -83,8 +165,12 @@ class ConnectionCounter {
   };
 }
 
-function onSecureConnection(socket: TLSSocket): void {
-  socket.disableRenegotiation();
+function onSessionIdle(this: Http2Session): void {
+  this.close();
+}
+
+function onSessionError(): void {
+  // Session errors (protocol violations, floods) end the session; there is nothing else to do with them.
 }
 
 /**
@@ -92,7 +178,7 @@ function onSecureConnection(socket: TLSSocket): void {
  * requests already in flight finish on the table they started with. Listeners are opened and closed by diff:
  * a port whose protocol is unchanged is never rebound.
  */
-export class DataPlane implements WebSocketContext {
+export class DataPlane implements WebSocketContext, H2Context {
   table: CompiledTable | null = null;
   draining = false;
   readonly trustedProxies: TrustedProxies;
@@ -106,6 +192,7 @@ export class DataPlane implements WebSocketContext {
   readonly #reclaimer = new ChunkReclaimer(4 * 1024 * 1024);
   readonly #refused = new WeakSet<Socket>();
   readonly #upgraded = new Set<Duplex>();
+  readonly #sessions = new Set<Http2Session>();
   #inflight = 0;
   #idle: (() => void) | null = null;
 
@@ -189,7 +276,14 @@ export class DataPlane implements WebSocketContext {
   upstreamFailed(ex: ExchangeRecord, err: Error, code: string): void {
     this.#metrics.upstreamErrors.labels(ex.backend === '' ? 'none' : ex.backend, code).inc();
     this.#logger.warn(
-      { route: ex.route, backend: ex.backend, upstream: ex.upstream, code, err: err.message },
+      {
+        route: ex.route,
+        backend: ex.backend,
+        upstream: ex.upstream,
+        code,
+        err: err.message,
+        ...(typeof (err as { code?: unknown }).code === 'string' ? { cause: (err as { code?: string }).code } : {}),
+      },
       'upstream request failed',
     );
   }
@@ -269,7 +363,7 @@ export class DataPlane implements WebSocketContext {
           ...TLS_SERVER_OPTIONS,
           cert: pair.certPem,
           key: pair.keyPem,
-          ALPNProtocols: ['http/1.1'],
+          ALPNProtocols: ['h2', 'http/1.1'],
           handshakeTimeout: limits.tlsHandshakeTimeoutMs,
           SNICallback: (servername, cb) => {
             const sni = sniFor()?.sni;
@@ -278,10 +372,11 @@ export class DataPlane implements WebSocketContext {
         },
         onRequest,
       ) as unknown as Server;
-      server.on('secureConnection', onSecureConnection);
     } else {
       server = createHttpServer(httpOptions, onRequest);
     }
+    const h2 = this.#createH2(binding);
+    this.#routeProtocols(server, l.protocol, h2);
     // 0 would let node cut the header list silently; the handler answers 431 past maxHeaderCount instead.
     server.maxHeadersCount = 0;
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
@@ -300,13 +395,94 @@ export class DataPlane implements WebSocketContext {
       });
     });
     server.on('error', (err) => this.#logger.error({ listener: l.name, err: err.message }, 'listener error'));
-    this.#servers.set(l.port, { port: l.port, protocol: l.protocol, binding, server, defaultPair: l.defaultPair });
+    this.#servers.set(l.port, {
+      port: l.port,
+      protocol: l.protocol,
+      binding,
+      server,
+      h2,
+      defaultPair: l.defaultPair,
+    });
     this.#logger.info({ listener: l.name, port: l.port, protocol: l.protocol }, 'listening');
+  }
+
+  /**
+   * node's HTTP server reads every connection as HTTP/1. Its own connection handler is taken off and called only
+   * for connections that are not HTTP/2: on TLS by the ALPN result, in cleartext by the connection's first bytes.
+   */
+  #routeProtocols(server: Server, protocol: 'HTTP' | 'HTTPS', h2: Http2Server): void {
+    const event = protocol === 'HTTPS' ? 'secureConnection' : 'connection';
+    const http1 = server.listeners(event) as ConnectionListener[];
+    server.removeAllListeners(event);
+    if (protocol === 'HTTPS') {
+      server.on('secureConnection', (socket: TLSSocket) => {
+        socket.disableRenegotiation();
+        if (socket.alpnProtocol === 'h2') {
+          h2.emit('connection', socket);
+          return;
+        }
+        for (const f of http1) f.call(server, socket);
+      });
+      return;
+    }
+    const [first] = http1;
+    if (first === undefined || http1.length !== 1) throw new Error('unexpected HTTP server connection listeners');
+    const sniff = new PrefaceSniff(server, first, h2);
+    server.on('connection', (socket: SniffedSocket) => {
+      socket.sniff = sniff;
+      socket.on('data', onFirstData);
+    });
+  }
+
+  /** The HTTP/2 side of a listener; it never listens itself. */
+  #createH2(binding: ListenerBinding): Http2Server {
+    const limits = this.#options.limits;
+    const h2 = createHttp2Server({
+      maxSessionMemory: 16,
+      // node counts pseudo-headers too; the handler answers 431 past maxHeaderCount before node would reset.
+      maxHeaderListPairs: limits.maxHeaderCount + 16,
+      maxOutstandingPings: 10,
+      maxSessionRejectedStreams: 100,
+      maxSessionInvalidFrames: 100,
+      unknownProtocolTimeout: limits.tlsHandshakeTimeoutMs,
+      settings: {
+        enablePush: false,
+        maxConcurrentStreams: limits.h2MaxConcurrentStreams,
+        maxHeaderListSize: limits.maxHeaderSize,
+      },
+    });
+    h2.on('session', (session: Http2Session) => {
+      this.#sessions.add(session);
+      session.setTimeout(limits.h2IdleTimeoutMs, onSessionIdle);
+      session.on('close', () => this.#sessions.delete(session));
+      session.on('error', onSessionError);
+      if (this.draining) session.close();
+    });
+    h2.on('stream', (stream: ServerHttp2Stream, headers: Http2Headers, _flags: number, rawHeaders: string[]) => {
+      if (this.draining && stream.session?.closed === true) {
+        refuseStream(stream);
+        return;
+      }
+      handleStream(binding, this, stream, headers, rawHeaders, plainAddress(stream.session?.socket?.remoteAddress));
+    });
+    return h2;
+  }
+
+  misdirected(binding: ListenerBinding, servername: string | false | undefined, authority: string): boolean {
+    const sni = this.table?.listeners.get(binding.listenerName)?.sni;
+    if (sni === undefined || sni === null) return false;
+    const host = hostOf(authority);
+    if (host === null) return false;
+    const served = typeof servername === 'string' && servername !== '' ? sni.lookup(servername) : null;
+    return (served ?? sni.defaultContext) !== (sni.lookup(host) ?? sni.defaultContext);
   }
 
   #closeServer(entry: ServerEntry): void {
     entry.server.close();
     entry.server.closeIdleConnections();
+    for (const session of this.#sessions) {
+      if ((session.socket as Socket | undefined)?.localPort === entry.port) session.close();
+    }
     this.#logger.info({ listener: entry.binding.listenerName, port: entry.port }, 'listener closed');
   }
 
@@ -317,6 +493,8 @@ export class DataPlane implements WebSocketContext {
     this.#servers.clear();
     const closed = servers.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
     for (const e of servers) e.server.closeIdleConnections();
+    // GOAWAY: streams in flight finish, no new ones start.
+    for (const session of this.#sessions) session.close();
     if (this.#inflight > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -329,6 +507,7 @@ export class DataPlane implements WebSocketContext {
     // Upgraded connections are no longer the servers' to close, and a server closes only after them.
     for (const c of this.#upgraded) c.destroy();
     for (const e of servers) e.server.closeAllConnections();
+    for (const session of this.#sessions) session.destroy();
     await Promise.all(closed);
   }
 }

@@ -15,6 +15,26 @@ export const UPSTREAM_TIMEOUT = 'GH_ERR_UPSTREAM_TIMEOUT';
 export const UPSTREAM_CONNECT = 'GH_ERR_UPSTREAM_CONNECT';
 export const UPSTREAM_PROTOCOL = 'GH_ERR_UPSTREAM_PROTOCOL';
 export const UPSTREAM_RESET = 'GH_ERR_UPSTREAM_RESET';
+/** The TLS handshake with the backend failed: its certificate did not verify, or no protocol/cipher was shared. */
+export const UPSTREAM_TLS = 'GH_ERR_UPSTREAM_TLS';
+
+/** OpenSSL's certificate verification results as node reports them (X509_V_ERR_* names). */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'EPROTO',
+]);
 /** The upstream answered a WebSocket upgrade with a 101 that does not complete the handshake. */
 export const UPSTREAM_INVALID_UPGRADE = 'GH_ERR_UPSTREAM_INVALID_UPGRADE';
 /** A WebSocket tunnel closed after its idle timeout. */
@@ -24,6 +44,12 @@ export const TUNNEL_IDLE = 'GH_ERR_TUNNEL_IDLE';
 export function classifyUpstreamError(err: Error): { readonly status: number; readonly code: string } {
   if (err instanceof GatehouseError) return { status: err.status, code: err.code };
   const code = (err as { code?: unknown }).code;
+  if (
+    typeof code === 'string' &&
+    (CERTIFICATE_ERRORS.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))
+  ) {
+    return { status: 502, code: UPSTREAM_TLS };
+  }
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { CompiledFilters, CompiledMirror } from '../compile/route-filters.ts';
+import { asDispatchOptions, type UpstreamDispatchOptions } from '../upstream/backend.ts';
 import { plainAddress } from './client-address.ts';
 import { Exchange, type GatehouseResponse, onResponseClose, onResponseDrain } from './exchange.ts';
 import { countHost, type ListenerBinding, routeRequest } from './routing.ts';
@@ -55,15 +56,16 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
   const index = backend.pick();
   ex.upstream = backend.origins[index] as string;
   res.on('drain', onResponseDrain);
-  const options: Dispatcher.DispatchOptions = {
+  const options: UpstreamDispatchOptions = {
     path: upstreamPath,
     method: ex.method,
     headers,
     body: hasBody ? req : null,
     ...(route.backendTimeoutMs > 0 ? { headersTimeout: route.backendTimeoutMs } : {}),
+    ...(backend.servername !== undefined ? { servername: backend.servername } : {}),
   };
   if (route.requestTimeoutMs > 0) ex.startTimer(route.requestTimeoutMs);
-  backend.pool(index).dispatch(options, ex);
+  backend.pool(index).dispatch(asDispatchOptions(options), ex);
 }
 
 /** Discards a mirrored request's response; mirrors are fire and forget and never affect the client. */
@@ -80,7 +82,7 @@ const MIRROR_SINK = new MirrorSink();
  * Copies of the request (head only: bodies are not mirrored, so a mirror can never hold back the client's
  * upload) to each mirror backend, chosen by its percentage.
  */
-function sendMirrors(filters: CompiledFilters, path: string, method: string, headers: readonly string[]): void {
+export function sendMirrors(filters: CompiledFilters, path: string, method: string, headers: readonly string[]): void {
   let mirrorHeaders: string[] | null = null;
   for (let i = 0; i < filters.mirrors.length; i++) {
     const m = filters.mirrors[i] as CompiledMirror;
@@ -94,6 +96,10 @@ function sendMirrors(filters: CompiledFilters, path: string, method: string, hea
       }
     }
     const b = m.backend;
-    b.pool(b.pick()).dispatch({ path, method, headers: mirrorHeaders, body: null }, MIRROR_SINK);
+    const options: UpstreamDispatchOptions =
+      b.servername === undefined
+        ? { path, method, headers: mirrorHeaders, body: null }
+        : { path, method, headers: mirrorHeaders, body: null, servername: b.servername };
+    b.pool(b.pick()).dispatch(asDispatchOptions(options), MIRROR_SINK);
   }
 }

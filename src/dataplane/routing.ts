@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import {
   ACTION_DIRECT,
@@ -24,6 +23,22 @@ export interface HandlerContext extends ExchangeSink {
   readonly draining: boolean;
   exchangeStarted(ex: ExchangeRecord): void;
   isRefused(socket: Socket): boolean;
+}
+
+/**
+ * What routing reads of a request head. node's IncomingMessage has it; so does the head of an HTTP/2 stream
+ * (with `:authority` as `host`), so both versions share one router.
+ */
+export interface RequestHead {
+  readonly url?: string | undefined;
+  readonly headers: {
+    readonly host?: string | undefined;
+    readonly 'x-request-id'?: string | string[] | undefined;
+    readonly te?: string | undefined;
+  };
+  readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
+  /** Flat [name, value, ...], without HTTP/2 pseudo-headers. */
+  readonly rawHeaders: readonly string[];
 }
 
 /** Per listener: what the request handler needs to know about the socket it came in on. */
@@ -79,7 +94,7 @@ class RequestMatch implements MatchInput {
   readonly method: string;
   readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
   readonly query: string;
-  constructor(path: string, method: string, req: IncomingMessage, query: string) {
+  constructor(path: string, method: string, req: RequestHead, query: string) {
     this.path = path;
     this.method = method;
     this.headers = req.headersDistinct;
@@ -146,7 +161,7 @@ function locationFor(
  */
 export function routeRequest(
   binding: ListenerBinding,
-  req: IncomingMessage,
+  req: RequestHead,
   ex: RoutingExchange,
   peer: string,
 ): ForwardPlan | null {
@@ -242,5 +257,7 @@ export function routeRequest(
   });
   if (routeFilters?.requestHeaders != null) headers = routeFilters.requestHeaders.applyFlat(headers);
   if (backendFilters?.requestHeaders != null) headers = backendFilters.requestHeaders.applyFlat(headers);
+  // `TE: trailers` is the one TE value HTTP/2 allows; gRPC servers may insist on it.
+  if (backend.http2 && req.headers.te === 'trailers') headers.push('te', 'trailers');
   return new ForwardPlan(route, backend, routeFilters, backendFilters, upstreamPath, headers);
 }

@@ -12,6 +12,7 @@ import {
 import { connect as netConnect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { CompiledHeaderModifier } from '../compile/route-filters.ts';
 import type { UpstreamAddress } from '../upstream/backend.ts';
 import { plainAddress } from './client-address.ts';
@@ -331,8 +332,20 @@ function upgradeHeaders(planned: readonly string[]): string[] {
 }
 
 /** `createConnection` for the upgrade request: half-open allowed, so each direction closes on its own. */
-function connectUpstream(options: ClientRequestArgs): Socket {
-  return netConnect({ host: options.host ?? '', port: Number(options.port), allowHalfOpen: true, noDelay: true });
+/** Request options for a tunnel to a TLS backend: the backend's TLS settings ride along to the connector. */
+interface TunnelRequestArgs extends ClientRequestArgs {
+  upstreamTLS?: ConnectionOptions;
+}
+
+function connectUpstream(options: TunnelRequestArgs): Socket {
+  const host = options.host ?? '';
+  const port = Number(options.port);
+  if (options.upstreamTLS !== undefined) {
+    const socket = tlsConnect({ ...options.upstreamTLS, host, port, ALPNProtocols: ['http/1.1'] });
+    socket.setNoDelay(true);
+    return socket;
+  }
+  return netConnect({ host, port, allowHalfOpen: true, noDelay: true });
 }
 
 /** The server's 'upgrade' event. */
@@ -384,7 +397,8 @@ export function handleUpgrade(
       createConnection: connectUpstream,
       maxHeaderSize: limits.maxHeaderSize,
       insecureHTTPParser: false,
-    });
+      ...(backend.tlsConnect !== null ? { upstreamTLS: backend.tlsConnect } : {}),
+    } as TunnelRequestArgs);
   } catch (err) {
     // node refuses to write a path or header it considers unsafe (a rewrite or header filter produced it).
     ex.errorCode = UPSTREAM_PROTOCOL;

@@ -164,11 +164,31 @@ export type BackendTarget =
   /** Nothing to connect to: answered locally with this status (500: invalid reference; 503: nothing ready). */
   | { readonly kind: 'unavailable'; readonly status: 500 | 503; readonly reason: string };
 
+/** How gatehouse connects to a backend over TLS (origination). */
+export interface UpstreamTLS {
+  /** SNI sent, and the name the backend's certificate must carry; absent: no SNI, the certificate is not name-checked. */
+  readonly serverName?: string;
+  /** Whether the backend's certificate chain (and name, when `serverName` is set) is verified. */
+  readonly verify: boolean;
+  /** PEM trust anchors; absent (with `verify`): the system's CAs. */
+  readonly caPem?: string;
+  /** Client certificate and key (PEM) presented to the backend: mutual TLS. */
+  readonly clientCertPem?: string;
+  readonly clientKeyPem?: string;
+}
+
 export interface Backend {
-  /** `namespace/service:port`. */
+  /**
+   * `namespace/service:port`, with a suffix when the same port is reached another way (`+h2c`, `+tls`, `+h2+tls`,
+   * and the configuring object when TLS settings differ), so every name stands for one way of connecting.
+   */
   readonly name: string;
   readonly source: SourceRef;
   readonly target: BackendTarget;
+  /** Absent: HTTP/1.1. `h2`: HTTP/2, with prior knowledge in cleartext (h2c) or by ALPN over TLS. */
+  readonly protocol?: 'h2';
+  /** Absent: cleartext. */
+  readonly tls?: UpstreamTLS;
 }
 
 export interface Certificate {
@@ -219,6 +239,13 @@ export interface RouteParentStatus {
   readonly conditions: readonly Condition[];
 }
 
+/** One `status.ancestors[]` entry of a policy (e.g. BackendTLSPolicy), as Gateway API writes it. */
+export interface PolicyAncestorStatus {
+  readonly ancestorRef: ParentRefStatus;
+  readonly controllerName: string;
+  readonly conditions: readonly Condition[];
+}
+
 /** One `status.listeners[]` entry of a Gateway. */
 export interface ListenerStatus {
   readonly name: string;
@@ -238,6 +265,8 @@ export interface StatusEntry {
   readonly conditions: readonly Condition[];
   readonly parents?: readonly RouteParentStatus[];
   readonly listeners?: readonly ListenerStatus[];
+  /** Policies: one entry per ancestor (Gateway) gatehouse answers for; `conditions` holds them all, in order. */
+  readonly ancestors?: readonly PolicyAncestorStatus[];
 }
 
 export interface Diagnostic {

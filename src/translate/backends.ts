@@ -1,4 +1,4 @@
-import type { Backend, BackendTarget, Diagnostic, Endpoint, SourceRef } from '../ir/types.ts';
+import type { Backend, BackendTarget, Diagnostic, Endpoint, SourceRef, UpstreamTLS } from '../ir/types.ts';
 import type { EndpointSlice, Service, ServiceBackendPort, ServicePort } from '../model/objects.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 
@@ -22,9 +22,32 @@ export function portLabel(port: ServiceBackendPort): string {
   return '?';
 }
 
-export function serviceBackendName(ref: ServiceBackendRef): string {
-  return `${ref.namespace}/${ref.name}:${portLabel(ref.port)}`;
+export function serviceBackendName(ref: ServiceBackendRef, how?: BackendConnection): string {
+  const base = `${ref.namespace}/${ref.name}:${portLabel(ref.port)}`;
+  if (how === undefined) return base;
+  if (how.tls !== undefined) {
+    const key = how.tlsKey === undefined ? '' : `(${how.tlsKey})`;
+    return `${base}${how.protocol === 'h2' ? '+h2+tls' : '+tls'}${key}`;
+  }
+  return how.protocol === 'h2' ? `${base}+h2c` : base;
 }
+
+/**
+ * How to talk to a backend when a route or policy says so (gRPC, TLS origination). Without it: HTTP/1.1 in
+ * cleartext, or HTTP/2 with prior knowledge when the Service port's appProtocol is `kubernetes.io/h2c`.
+ */
+export interface BackendConnection {
+  readonly protocol?: 'h2';
+  readonly tls?: UpstreamTLS;
+  /**
+   * Names what configured the TLS settings (e.g. `Ingress ns/name`), added to the backend name so two objects
+   * that reach one Service port with different TLS settings get two backends.
+   */
+  readonly tlsKey?: string;
+}
+
+/** Service port appProtocol values that mean HTTP/2 with prior knowledge. */
+const H2C_APP_PROTOCOLS: ReadonlySet<string> = new Set(['kubernetes.io/h2c', 'h2c']);
 
 function findServicePort(service: Service, port: ServiceBackendPort): ServicePort | undefined {
   if (port.number !== undefined) return service.spec.ports.find((p) => p.port === port.number);
@@ -100,11 +123,22 @@ export function resolveServiceBackend(
   ref: ServiceBackendRef,
   mode: UpstreamMode,
   source: SourceRef,
+  how?: BackendConnection,
 ): ResolvedBackend {
-  const name = serviceBackendName(ref);
+  const name = serviceBackendName(ref, how);
   const diagnostics: Diagnostic[] = [];
   const qualified = `${ref.namespace}/${ref.name}`;
-  const done = (target: BackendTarget): ResolvedBackend => ({ backend: { name, source, target }, diagnostics });
+  let protocol: 'h2' | undefined = how?.protocol;
+  const done = (target: BackendTarget): ResolvedBackend => {
+    const backend: Backend = {
+      name,
+      source,
+      target,
+      ...(protocol !== undefined ? { protocol } : {}),
+      ...(how?.tls !== undefined ? { tls: how.tls } : {}),
+    };
+    return { backend, diagnostics };
+  };
   const problem = (severity: Diagnostic['severity'], message: string): void => {
     diagnostics.push({ severity, object: source, message });
   };
@@ -117,6 +151,9 @@ export function resolveServiceBackend(
   }
 
   const servicePort = findServicePort(service, ref.port);
+  if (protocol === undefined && how?.tls === undefined && H2C_APP_PROTOCOLS.has(servicePort?.appProtocol ?? '')) {
+    protocol = 'h2';
+  }
 
   if (service.spec.type === 'ExternalName') {
     const hostname = service.spec.externalName ?? '';

@@ -1,6 +1,28 @@
-import type { Pool } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
+import type { Dispatcher, Pool } from 'undici';
 import type { Backend } from '../ir/types.ts';
-import { originOf, type PoolRegistry } from './pools.ts';
+import {
+  type ConnectionProfile,
+  FIXED_SERVERNAME,
+  originOf,
+  type PoolRegistry,
+  poolKey,
+  tlsConnectOptions,
+} from './pools.ts';
+
+/**
+ * Dispatch options as undici reads them at run time: its types list neither `servername` nor async-iterable
+ * bodies, both of which it accepts.
+ */
+export type UpstreamDispatchOptions = Omit<Dispatcher.DispatchOptions, 'body'> & {
+  body?: Dispatcher.DispatchOptions['body'] | AsyncIterable<Uint8Array>;
+  servername?: string;
+};
+
+/** The same options under undici's declared type. */
+export function asDispatchOptions(options: UpstreamDispatchOptions): Dispatcher.DispatchOptions {
+  return options as Dispatcher.DispatchOptions;
+}
 
 /** One address of a backend, for connections made outside the pools (WebSocket tunnels). */
 export class UpstreamAddress {
@@ -23,11 +45,35 @@ export class UpstreamBackend {
   readonly origins: readonly string[];
   /** Parallel to `origins`. */
   readonly addresses: readonly UpstreamAddress[];
+  /** The registry keys of this backend's pools, so pools no table uses any more can be closed. */
+  readonly poolKeys: readonly string[];
+  /** Whether requests go out as HTTP/2 (gRPC needs it end to end). */
+  readonly http2: boolean;
+  /** Whether connections use TLS. */
+  readonly tls: boolean;
+  /** The server name requests are dispatched with (TLS only): see FIXED_SERVERNAME. */
+  readonly servername: string | undefined;
+  /** For connections made outside the pools (WebSocket tunnels) to a TLS backend; null for cleartext. */
+  readonly tlsConnect: ConnectionOptions | null;
   readonly #pools: readonly Pool[];
   #next = 0;
 
   constructor(backend: Backend, pools: PoolRegistry) {
     this.name = backend.name;
+    this.http2 = backend.protocol === 'h2';
+    this.tls = backend.tls !== undefined;
+    this.servername = this.tls ? FIXED_SERVERNAME : undefined;
+    this.tlsConnect =
+      backend.tls === undefined
+        ? null
+        : {
+            ...tlsConnectOptions(backend.tls),
+            ...(backend.tls.serverName !== undefined ? { servername: backend.tls.serverName } : {}),
+          };
+    const profile: ConnectionProfile = {
+      ...(backend.protocol !== undefined ? { protocol: backend.protocol } : {}),
+      ...(backend.tls !== undefined ? { tls: backend.tls } : {}),
+    };
     const t = backend.target;
     if (t.kind === 'unavailable') {
       this.unavailableStatus = t.status;
@@ -50,7 +96,8 @@ export class UpstreamBackend {
       this.origins = t.endpoints.map((e) => originOf(e.address, e.port));
       this.addresses = t.endpoints.map((e) => new UpstreamAddress(e.address, e.port));
     }
-    this.#pools = this.origins.map((o) => pools.get(o));
+    this.#pools = this.origins.map((o) => pools.get(o, profile));
+    this.poolKeys = this.origins.map((o) => poolKey(o, profile));
   }
 
   /** The index of the next address, round-robin. */

@@ -1,4 +1,6 @@
-import { Pool } from 'undici';
+import { createHash } from 'node:crypto';
+import { buildConnector, Pool } from 'undici';
+import type { UpstreamTLS } from '../ir/types.ts';
 
 export interface UpstreamOptions {
   /** Time to establish a TCP connection to a backend. */
@@ -18,9 +20,35 @@ export const defaultUpstreamOptions: UpstreamOptions = {
   connectionsPerOrigin: 256,
 };
 
+/** How connections to an origin are made: HTTP/1.1 or HTTP/2, cleartext or TLS. */
+export interface ConnectionProfile {
+  readonly protocol?: 'h2';
+  readonly tls?: UpstreamTLS;
+}
+
 /**
- * Keep-alive connection pools by origin (`http://address:port`). Pools outlive configuration changes: a new
- * route table that names the same address reuses the same pool, so a reload costs no reconnects.
+ * The server name every request to a TLS origin is dispatched with. undici otherwise takes it from each request's
+ * Host, which would send the client's Host as SNI and reconnect whenever it changes; the pool's connector decides
+ * the real SNI (the configured name, or none).
+ */
+export const FIXED_SERVERNAME = 'upstream.gatehouse.invalid';
+
+/** Streams per HTTP/2 connection to a backend (gRPC streams can be long-lived, so not too few). */
+const H2_STREAMS_PER_CONNECTION = 100;
+
+/** The pool key: one pool per origin and way of connecting, so a TLS and a cleartext backend never share one. */
+export function poolKey(origin: string, profile: ConnectionProfile): string {
+  let key = origin;
+  if (profile.protocol === 'h2') key += ' h2';
+  if (profile.tls !== undefined) {
+    key += ` tls:${createHash('sha256').update(JSON.stringify(profile.tls)).digest('hex').slice(0, 16)}`;
+  }
+  return key;
+}
+
+/**
+ * Keep-alive connection pools by origin and connection profile. Pools outlive configuration changes: a new route
+ * table that names the same address the same way reuses the same pool, so a reload costs no reconnects.
  */
 export class PoolRegistry {
   readonly #pools = new Map<string, Pool>();
@@ -30,22 +58,52 @@ export class PoolRegistry {
     this.#options = options;
   }
 
-  get(origin: string): Pool {
-    let pool = this.#pools.get(origin);
+  get(origin: string, profile: ConnectionProfile = {}): Pool {
+    const key = poolKey(origin, profile);
+    let pool = this.#pools.get(key);
     if (pool === undefined) {
-      const o = this.#options;
-      pool = new Pool(origin, {
-        connections: o.connectionsPerOrigin,
-        pipelining: 1,
-        keepAliveTimeout: o.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: o.keepAliveTimeoutMs,
-        headersTimeout: o.timeoutMs,
-        bodyTimeout: o.timeoutMs,
-        connect: { timeout: o.connectTimeoutMs },
-      });
-      this.#pools.set(origin, pool);
+      pool = this.#create(origin, profile);
+      this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  #create(origin: string, profile: ConnectionProfile): Pool {
+    const o = this.#options;
+    const h2 = profile.protocol === 'h2';
+    const common = {
+      connections: o.connectionsPerOrigin,
+      pipelining: h2 ? H2_STREAMS_PER_CONNECTION : 1,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: o.keepAliveTimeoutMs,
+      headersTimeout: o.timeoutMs,
+      bodyTimeout: o.timeoutMs,
+    };
+    const tls = profile.tls;
+    if (tls === undefined) {
+      if (!h2) return new Pool(origin, { ...common, connect: { timeout: o.connectTimeoutMs } });
+      // The Pool builds its connector from the top-level `useH2c` (missing from undici's types); each Client
+      // reads h2Options.
+      const h2c: Pool.Options & { useH2c: boolean } = {
+        ...common,
+        allowH2: true,
+        useH2c: true,
+        h2Options: { useH2c: true, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION },
+        connect: { timeout: o.connectTimeoutMs },
+      };
+      return new Pool(origin, h2c);
+    }
+    const base = buildConnector({ ...tlsConnectOptions(tls), timeout: o.connectTimeoutMs, allowH2: h2 });
+    const serverName = tls.serverName;
+    const connect: buildConnector.connector = (opts, callback) => {
+      base({ ...opts, servername: serverName ?? '' }, callback);
+    };
+    return new Pool(origin.replace(/^http:/, 'https:'), {
+      ...common,
+      allowH2: h2,
+      ...(h2 ? { h2Options: { maxConcurrentStreams: H2_STREAMS_PER_CONNECTION } } : {}),
+      connect,
+    });
   }
 
   /** Closes, once their requests finish, the pools of origins no longer in use. */
@@ -68,6 +126,31 @@ export class PoolRegistry {
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
   }
+}
+
+function skipIdentityCheck(): undefined {
+  return undefined;
+}
+
+/** The node TLS client options a backend's TLS settings come to (SNI is set per connection). */
+export interface UpstreamTLSOptions {
+  readonly rejectUnauthorized: boolean;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly checkServerIdentity?: () => undefined;
+}
+
+export function tlsConnectOptions(tls: UpstreamTLS): UpstreamTLSOptions {
+  return {
+    rejectUnauthorized: tls.verify,
+    ...(tls.caPem !== undefined ? { ca: tls.caPem } : {}),
+    ...(tls.clientCertPem !== undefined && tls.clientKeyPem !== undefined
+      ? { cert: tls.clientCertPem, key: tls.clientKeyPem }
+      : {}),
+    // Without a configured name there is nothing to check the certificate's names against.
+    ...(tls.serverName === undefined || !tls.verify ? { checkServerIdentity: skipIdentityCheck } : {}),
+  };
 }
 
 export function originOf(address: string, port: number): string {

@@ -13,6 +13,7 @@ import type {
 import type { Ingress, IngressBackend } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import { resolveServiceBackend, type UpstreamMode } from '../backends.ts';
+import { type IngressUpstream, ingressUpstreamOf, serviceConnection } from './annotations.ts';
 
 export const DEFAULT_INGRESS_CLASS = 'gatehouse';
 export const INGRESS_CONTROLLER_NAME = 'gatehouse.dev/ingress-controller';
@@ -53,6 +54,8 @@ interface IngressInfo {
   readonly rank: number;
   readonly sslRedirect: boolean;
   readonly tlsHosts: ReadonlySet<string>;
+  /** backend-protocol and proxy-ssl-* annotations: how its Service backends are reached. */
+  readonly upstream: IngressUpstream;
 }
 
 interface HostEntry {
@@ -166,14 +169,19 @@ function backendFor(
   const ns = info.ingress.metadata.namespace;
   let backend: Backend;
   if (ref.service !== undefined) {
-    const resolved = resolveServiceBackend(
-      snapshot,
-      { namespace: ns, name: ref.service.name, port: ref.service.port },
-      options.upstream,
-      info.source,
-    );
+    const serviceRef = { namespace: ns, name: ref.service.name, port: ref.service.port };
+    const connection = serviceConnection(snapshot, info.upstream, serviceRef);
+    const resolved = resolveServiceBackend(snapshot, serviceRef, options.upstream, info.source, connection.how);
     for (const d of resolved.diagnostics) book.diagnostics.push({ ...d, message: `${where}: ${d.message}` });
     backend = resolved.backend;
+    if (connection.problem !== undefined) {
+      // Unusable TLS settings (reported once for the Ingress): answer 500 rather than connect with less.
+      backend = {
+        name: backend.name,
+        source: info.source,
+        target: { kind: 'unavailable', status: 500, reason: connection.problem },
+      };
+    }
   } else if (ref.resource !== undefined) {
     const r = ref.resource;
     const group = r.apiGroup === '' ? '' : `.${r.apiGroup}`;
@@ -350,6 +358,7 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
     rank,
     sslRedirect: sslRedirectOf(ing, diagnostics),
     tlsHosts: new Set(ing.spec.tls.flatMap((t) => t.hosts.map((h) => h.toLowerCase()))),
+    upstream: ingressUpstreamOf(snapshot, ing, diagnostics),
   }));
 
   const hosts = new Map<string, HostEntry>();
