@@ -38,6 +38,7 @@ test('usage mistakes: one clear line and exit status 2', () => {
     [['serve', '--manifests', 'x', '--http-port', '70000'], /--http-port: 70000 is out of range/],
     [['serve', '--manifests', 'x', '--upstream-timeout', 'soon'], /--upstream-timeout: invalid duration/],
     [['serve', '--manifests', 'x', '--log-format', 'xml'], /--log-format/],
+    [['serve', '--manifests', 'x', '--ssl-redirect', 'yes'], /--ssl-redirect: 'yes' is not one of on, off/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, message] of cases) {

@@ -18,6 +18,7 @@ export interface ServeArgs {
   readonly listenAddress: string;
   readonly upstream: 'service' | 'endpoints';
   readonly ingressClass: string;
+  readonly sslRedirect: boolean;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly accessLog: boolean;
@@ -46,6 +47,8 @@ Listeners:
 Routing:
   --upstream service|endpoints connect to Service cluster IPs (default) or balance over ready endpoints
   --ingress-class NAME         IngressClass name to serve (default gatehouse)
+  --ssl-redirect on|off        redirect plain HTTP to HTTPS for Ingress hosts with TLS, unless the Ingress's
+                               ssl-redirect annotation says otherwise (default off)
   --trusted-proxies CIDR,...   peers whose X-Forwarded-For is extended rather than replaced (default none)
 Limits and timeouts (durations: 500ms, 10s, 1m; bare numbers are seconds):
   --upstream-timeout D         wait for upstream response headers / between body chunks (default 60s)
@@ -164,6 +167,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     listenAddress: v['listen-address'] ?? '0.0.0.0',
     upstream: oneOf('--upstream', v.upstream ?? 'service', ['service', 'endpoints']),
     ingressClass: v['ingress-class'] ?? 'gatehouse',
+    sslRedirect: oneOf('--ssl-redirect', v['ssl-redirect'] ?? 'off', ['on', 'off']) === 'on',
     logLevel: oneOf('--log-level', v['log-level'] ?? 'info', LOG_LEVELS),
     logFormat: oneOf('--log-format', v['log-format'] ?? 'json', ['json', 'text']),
     accessLog: oneOf('--access-log', v['access-log'] ?? 'on', ['on', 'off']) === 'on',
@@ -195,6 +199,7 @@ function parseServeFlags(argv: readonly string[]) {
       'log-level': { type: 'string' },
       'log-format': { type: 'string' },
       'access-log': { type: 'string' },
+      'ssl-redirect': { type: 'string' },
       'trusted-proxies': { type: 'string' },
       'upstream-timeout': { type: 'string' },
       'upstream-connect-timeout': { type: 'string' },

@@ -10,6 +10,7 @@ export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): P
       manifests: args.manifests,
       translate: {
         ingressClass: args.ingressClass,
+        sslRedirect: args.sslRedirect,
         upstream: args.upstream,
         httpPort: args.httpPort,
         httpsPort: args.httpsPort,

@@ -8,6 +8,7 @@ export interface TranslateOptions {
   readonly upstream: 'service' | 'endpoints';
   readonly httpPort: number;
   readonly httpsPort: number;
+  readonly sslRedirect?: boolean;
 }
 
 export const INGRESS_CONTROLLER = 'gatehouse.dev/ingress-controller';
@@ -71,6 +72,7 @@ export function translateAll(snapshot: Snapshot, options: TranslateOptions): Tra
       upstream: options.upstream,
       httpPort: options.httpPort,
       httpsPort: options.httpsPort,
+      ...(options.sslRedirect === true ? { sslRedirect: true } : {}),
     }),
     translateGatewayAPI(snapshot, { controllerName: GATEWAY_CONTROLLER, upstream: options.upstream }),
   ]);

@@ -350,6 +350,24 @@ describe('translateIngresses', () => {
         assert.ok(vhost(r, 'a.example.com').routes.every((x) => x.action.kind === 'forward'));
       }
     });
+
+    it('with --ssl-redirect on, redirects TLS hosts unless the Ingress says ssl-redirect "false"', () => {
+      const objects = [
+        tlsIngress('one', ['a.example.com'], 'cert'),
+        tlsIngress('two', ['b.example.com'], 'cert', { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' }),
+        tlsIngress('three', ['c.example.com'], 'cert', {
+          'nginx.ingress.kubernetes.io/ssl-redirect': 'false',
+          'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true',
+        }),
+        tlsSecret('cert', pem),
+        svc('a'),
+      ];
+      const r = translate(objects, { sslRedirect: true });
+      const kinds = (host: string) => vhost(r, host, 'ingress-http').routes.map((x) => x.action.kind);
+      assert.deepEqual(kinds('a.example.com'), ['redirect']);
+      assert.deepEqual(kinds('b.example.com'), ['forward']);
+      assert.deepEqual(kinds('c.example.com'), ['redirect']);
+    });
   });
 
   it('gives the same result whatever order objects arrive in', () => {

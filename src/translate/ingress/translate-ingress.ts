@@ -35,6 +35,8 @@ export interface IngressTranslateOptions {
   readonly upstream: UpstreamMode;
   readonly httpPort: number;
   readonly httpsPort: number;
+  /** Redirect plain HTTP to HTTPS for hosts with a TLS section unless an Ingress says otherwise (default off). */
+  readonly sslRedirect?: boolean;
 }
 
 type PathKind = 'Exact' | 'Prefix';
@@ -108,14 +110,21 @@ export function isOurIngress(snapshot: Snapshot, ing: Ingress, options: IngressT
 const TRUE_VALUES = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
 const FALSE_VALUES = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 
-function sslRedirectOf(ing: Ingress, diagnostics: Diagnostic[]): boolean {
-  let redirect = false;
+/**
+ * Whether plain HTTP for this Ingress's TLS hosts is redirected to HTTPS: the global default (`--ssl-redirect`,
+ * like ingress-nginx's ConfigMap key), then `ssl-redirect` on the Ingress either way, and `force-ssl-redirect:
+ * "true"` always on.
+ */
+function sslRedirectOf(ing: Ingress, byDefault: boolean, diagnostics: Diagnostic[]): boolean {
+  let redirect = byDefault;
   for (const key of SSL_REDIRECT_ANNOTATIONS) {
     const value = ing.metadata.annotations[key];
     if (value === undefined) continue;
     const trimmed = value.trim();
     if (TRUE_VALUES.has(trimmed)) redirect = true;
-    else if (!FALSE_VALUES.has(trimmed)) {
+    else if (FALSE_VALUES.has(trimmed)) {
+      if (key === SSL_REDIRECT_ANNOTATIONS[0]) redirect = false;
+    } else {
       diagnostics.push({
         severity: 'warning',
         object: ingressSource(ing),
@@ -356,7 +365,7 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
     ingress: ing,
     source: ingressSource(ing),
     rank,
-    sslRedirect: sslRedirectOf(ing, diagnostics),
+    sslRedirect: sslRedirectOf(ing, options.sslRedirect === true, diagnostics),
     tlsHosts: new Set(ing.spec.tls.flatMap((t) => t.hosts.map((h) => h.toLowerCase()))),
     upstream: ingressUpstreamOf(snapshot, ing, diagnostics),
   }));
