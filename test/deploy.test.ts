@@ -431,10 +431,17 @@ const CLUSTER_GRANTS: readonly (readonly [string, string, readonly string[]])[] 
   ['networking.k8s.io', 'ingresses', ['get', 'list', 'watch']],
   ['networking.k8s.io', 'ingressclasses', ['get', 'list', 'watch']],
   ['networking.k8s.io', 'ingresses/status', ['patch', 'update']],
-  ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'tlsroutes', 'referencegrants'].map(
-    (r) => ['gateway.networking.k8s.io', r, ['get', 'list', 'watch']] as const,
-  ),
-  ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'tlsroutes'].map(
+  ...[
+    'gatewayclasses',
+    'gateways',
+    'httproutes',
+    'grpcroutes',
+    'tcproutes',
+    'tlsroutes',
+    'referencegrants',
+    'backendtlspolicies',
+  ].map((r) => ['gateway.networking.k8s.io', r, ['get', 'list', 'watch']] as const),
+  ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'tlsroutes', 'backendtlspolicies'].map(
     (r) => ['gateway.networking.k8s.io', `${r}/status`, ['patch', 'update']] as const,
   ),
   ['', 'services', ['get', 'list', 'watch']],

@@ -14,7 +14,14 @@ export interface AdminState {
 /** The IR as printed: private keys never leave the process. */
 export function redactedConfig(ir: IR | null): unknown {
   if (ir === null) return null;
-  return { ...ir, certificates: ir.certificates.map((c) => ({ ...c, keyPem: '<redacted>' })) };
+  return {
+    ...ir,
+    // Client keys for mutual TLS to backends (BackendTLSPolicy with a Gateway client certificate, Ingress proxy-ssl).
+    backends: ir.backends.map((b) =>
+      b.tls?.clientKeyPem === undefined ? b : { ...b, tls: { ...b.tls, clientKeyPem: '<redacted>' } },
+    ),
+    certificates: ir.certificates.map((c) => ({ ...c, keyPem: '<redacted>' })),
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

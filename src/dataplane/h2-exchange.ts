@@ -42,6 +42,8 @@ export function grpcStatusFor(httpStatus: number, timedOut: boolean): number {
       return 7;
     case 404:
       return GRPC_UNIMPLEMENTED;
+    // 500 is what gatehouse answers for an invalid backend reference; GRPCRoute asks for UNAVAILABLE there.
+    case 500:
     case 429:
     case 502:
     case 503:

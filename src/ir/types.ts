@@ -115,6 +115,8 @@ export interface Route {
   readonly action: RouteAction;
   readonly filters?: RouteFilters;
   readonly timeouts?: RouteTimeouts;
+  /** Client addresses this route serves; others get 403. */
+  readonly allow?: SourceRanges;
 }
 
 export type HostMatchKind =
@@ -149,6 +151,45 @@ export interface HTTPListener {
   readonly port: number;
   readonly tls?: ListenerTLS;
   readonly virtualHosts: readonly VirtualHost[];
+}
+
+/** Source addresses a route admits (CIDRs, IPv4 or IPv6); absent: everyone. Decided on the client address. */
+export type SourceRanges = readonly string[];
+
+/** A layer-4 route: connections (not requests) to backends, chosen per connection by weight. */
+export interface StreamRoute {
+  /** Stable name, e.g. `tcproute/ns/name/rule/0`, `tlsroute/ns/name/rule/0`, `tcp-services/1234`. */
+  readonly name: string;
+  readonly source: SourceRef;
+  /**
+   * TLS listeners: the SNI names this route takes (exact or `*.suffix`, lower-case; Gateway API wildcard
+   * semantics, one or more labels). Empty: any name (and no SNI). TCP listeners: always empty.
+   */
+  readonly hostnames: readonly string[];
+  readonly backends: readonly WeightedBackend[];
+  readonly allow?: SourceRanges;
+  /** Send a PROXY protocol header (v1 or v2) to the backend before the client's bytes. */
+  readonly sendProxyProtocol?: 1 | 2;
+  /** Close the connection after this long without bytes either way; absent: the listener default. */
+  readonly idleTimeoutMs?: number;
+}
+
+/**
+ * A layer-4 listener. `TCP`: every connection goes to the first route (a port has one TCP route). `TLS`
+ * passthrough: the SNI name of the ClientHello picks the route, TLS is not terminated; `TLS` terminate: TLS
+ * is terminated with `tls` certificates and the plaintext is piped.
+ */
+export interface StreamListener {
+  readonly name: string;
+  readonly protocol: 'TCP' | 'TLS';
+  readonly port: number;
+  readonly tlsMode?: 'Passthrough' | 'Terminate';
+  /** For `Terminate`. */
+  readonly tls?: ListenerTLS;
+  /** Accept (and require) a PROXY protocol v1/v2 header on every connection. */
+  readonly proxyProtocol?: boolean;
+  /** In precedence order: exact SNI names before wildcards, longer suffixes first. */
+  readonly routes: readonly StreamRoute[];
 }
 
 export interface Endpoint {
@@ -209,6 +250,8 @@ export interface Certificate {
 
 export interface IR {
   readonly listeners: readonly HTTPListener[];
+  /** Layer-4 listeners; absent when there are none. */
+  readonly streamListeners?: readonly StreamListener[];
   readonly backends: readonly Backend[];
   readonly certificates: readonly Certificate[];
 }

@@ -1,4 +1,5 @@
-// Decoders for the Gateway API kinds (gateway.networking.k8s.io): GatewayClass, Gateway, HTTPRoute, ReferenceGrant.
+// Decoders for the Gateway API kinds (gateway.networking.k8s.io): GatewayClass, Gateway, HTTPRoute, GRPCRoute,
+// BackendTLSPolicy, ReferenceGrant.
 // They check what the standard-channel CRD schemas and their CEL rules check, and apply the schema defaults, so a
 // manifest folder rejects what a cluster would reject and translators never have to re-derive a default.
 import { isIP } from 'node:net';
@@ -7,9 +8,16 @@ import type { Ctx, Raw } from './decode-common.ts';
 import { decodeMeta, get, isDns1123Label, isDns1123Subdomain, msgLabel, msgSubdomain } from './decode-common.ts';
 import type {
   BackendObjectRef,
+  BackendTLSPolicy,
   Gateway,
   GatewayClass,
   GatewayListener,
+  GRPCBackendRef,
+  GRPCMethodMatch,
+  GRPCRoute,
+  GRPCRouteFilter,
+  GRPCRouteMatch,
+  GRPCRouteRule,
   GroupKindRef,
   HTTPBackendRef,
   HTTPHeaderFilter,
@@ -24,13 +32,18 @@ import type {
   LabelSelector,
   Origin,
   ParentReference,
+  PolicyTargetRef,
   ReferenceGrant,
+  SubjectAltName,
 } from './objects.ts';
 
 export const gatewayAPIGroup = 'gateway.networking.k8s.io';
 
 /** The versions read, all with one schema: the API serves v1beta1 and v1 from the same types. */
 export const gatewayAPIVersions: readonly string[] = [`${gatewayAPIGroup}/v1`, `${gatewayAPIGroup}/v1beta1`];
+
+/** BackendTLSPolicy versions read: v1alpha3 has the schema v1 kept. */
+export const backendTLSPolicyVersions: readonly string[] = [`${gatewayAPIGroup}/v1`, `${gatewayAPIGroup}/v1alpha3`];
 
 // List limits from the CRD schemas.
 const maxListeners = 64;
@@ -47,6 +60,11 @@ const maxBackendRefs = 16;
 const maxHeaderEdits = 16;
 const maxGrantEntries = 16;
 const maxWeight = 1_000_000;
+const maxGRPCMatchesPerRule = 8;
+const maxPolicyTargetRefs = 16;
+const maxCACertificateRefs = 8;
+const maxSubjectAltNames = 5;
+const maxPolicyOptions = 16;
 
 const kindRe = /^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 const controllerRe =
@@ -58,6 +76,12 @@ const headerNameRe = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const pathCharsRe = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/;
 const durationRe = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
 const durationPartRe = /([0-9]+)(ms|h|m|s)/g;
+/** The GRPCMethodMatch CEL rules for Exact matches: a protobuf full name (case-insensitive) and an identifier. */
+export const grpcServiceRe = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
+export const grpcMethodRe = /^[A-Za-z_][A-Za-z_0-9]*$/;
+const absoluteURIRe = /^(([^:/?#]+):)(\/\/([^/?#]*))([^?#]*)(\?([^#]*))?(#(.*))?$/;
+const annotationKeyRe =
+  /^(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 const msgGroup = 'must be empty (the core group) or a lowercase RFC 1123 subdomain (at most 253)';
 const msgKind = "must be a kind: a letter, then letters, digits or '-', ending alphanumeric (at most 63)";
@@ -66,6 +90,8 @@ const msgProtocol =
   'must be HTTP, HTTPS, TLS, TCP, UDP or another alphanumeric name, or a domain-prefixed name such as example.com/proto (at most 255)';
 const msgHeaderName = "must be an HTTP header name: letters, digits and !#$%&'*+-.^_`|~ (at most 256)";
 const msgPathChars = "must contain only letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes";
+const msgGRPCService = 'must be a gRPC service name such as pkg.v1.Service (letters, digits, _ and .)';
+const msgGRPCMethod = 'must be a gRPC method name: a letter or _, then letters, digits or _';
 const msgDuration =
   'must be a Gateway API duration such as 10s, 500ms or 1m30s (1 to 4 parts, each up to 5 digits and h, m, s or ms)';
 
@@ -83,6 +109,9 @@ const selectorOperators: readonly LabelSelector['matchExpressions'][number]['ope
 const redirectSchemes: readonly ('http' | 'https')[] = ['http', 'https'];
 const redirectStatusCodes: readonly number[] = [301, 302, 303, 307, 308];
 const pathModifierTypes: readonly HTTPPathModifier['type'][] = ['ReplaceFullPath', 'ReplacePrefixMatch'];
+const grpcMethodMatchTypes: readonly GRPCMethodMatch['type'][] = ['Exact', 'RegularExpression'];
+const subjectAltNameTypes: readonly SubjectAltName['type'][] = ['Hostname', 'URI'];
+const wellKnownCAs: readonly 'System'[] = ['System'];
 
 type FilterType = HTTPRouteFilter['type'];
 const filterTypes: readonly FilterType[] = [
@@ -91,6 +120,12 @@ const filterTypes: readonly FilterType[] = [
   'RequestMirror',
   'RequestRedirect',
   'URLRewrite',
+  'ExtensionRef',
+];
+const grpcFilterTypes: readonly GRPCRouteFilter['type'][] = [
+  'RequestHeaderModifier',
+  'ResponseHeaderModifier',
+  'RequestMirror',
   'ExtensionRef',
 ];
 /** The field that carries each filter type's configuration; CORS is a standard type gatehouse does not implement. */
@@ -137,6 +172,10 @@ export function decodeGatewayAPIObject(ctx: Ctx, kind: string, raw: Raw, origin:
       return decodeGateway(ctx, raw, origin);
     case 'HTTPRoute':
       return decodeHTTPRoute(ctx, raw, origin);
+    case 'GRPCRoute':
+      return decodeGRPCRoute(ctx, raw, origin);
+    case 'BackendTLSPolicy':
+      return decodeBackendTLSPolicy(ctx, raw, origin);
     case 'ReferenceGrant':
       return decodeReferenceGrant(ctx, raw, origin);
     default:
@@ -475,7 +514,17 @@ function decodeGateway(ctx: Ctx, raw: Raw, origin: Origin): Gateway {
       } else combinations.set(key, lp);
     }
   }
-  return { kind: 'Gateway', metadata, spec: { gatewayClassName, listeners }, origin };
+  const tlsRaw = ctx.obj(spec, 'tls', 'spec.tls');
+  const backendRaw = tlsRaw === undefined ? undefined : ctx.obj(tlsRaw, 'backend', 'spec.tls.backend');
+  const clientRaw =
+    backendRaw === undefined
+      ? undefined
+      : ctx.obj(backendRaw, 'clientCertificateRef', 'spec.tls.backend.clientCertificateRef');
+  const clientCertificateRef =
+    clientRaw === undefined ? undefined : decodeCertificateRef(ctx, clientRaw, 'spec.tls.backend.clientCertificateRef');
+  const tls =
+    backendRaw === undefined ? undefined : { backend: withOptional('clientCertificateRef', clientCertificateRef) };
+  return { kind: 'Gateway', metadata, spec: { gatewayClassName, listeners, ...withOptional('tls', tls) }, origin };
 }
 
 // ---------------------------------------------------------------- HTTPRoute
@@ -685,12 +734,18 @@ function decodeMirror(ctx: Ctx, o: Raw, path: string): Extract<HTTPRouteFilter, 
   };
 }
 
-function decodeFilter(ctx: Ctx, f: Raw, fp: string): HTTPRouteFilter | undefined {
-  if (get(f, 'type') === 'CORS') {
+function decodeFilter(
+  ctx: Ctx,
+  f: Raw,
+  fp: string,
+  types: readonly FilterType[] = filterTypes,
+): HTTPRouteFilter | undefined {
+  // CORS is a standard HTTPRoute filter type; GRPCRoute does not define it, so it fails the enum there.
+  if (get(f, 'type') === 'CORS' && types === filterTypes) {
     ctx.fail(`${fp}.type`, 'CORS filters are not supported');
     return undefined;
   }
-  const type = ctx.oneOf(f, 'type', `${fp}.type`, filterTypes);
+  const type = ctx.oneOf(f, 'type', `${fp}.type`, types);
   if (type === undefined) return undefined;
   for (const [other, field] of Object.entries(filterFields)) {
     if (other !== type && get(f, field) !== undefined)
@@ -756,7 +811,7 @@ interface DecodedFilter {
   readonly path: string;
 }
 
-function decodeFilters(ctx: Ctx, o: Raw, path: string): DecodedFilter[] {
+function decodeFilters(ctx: Ctx, o: Raw, path: string, types: readonly FilterType[] = filterTypes): DecodedFilter[] {
   const out: DecodedFilter[] = [];
   const seen = new Map<string, string>();
   for (const [f, fp] of listOf(ctx, o, 'filters', path, maxFilters)) {
@@ -766,7 +821,7 @@ function decodeFilters(ctx: Ctx, o: Raw, path: string): DecodedFilter[] {
       if (first !== undefined) ctx.fail(fp, `only one ${type} filter is allowed (also ${first})`);
       else seen.set(type, fp);
     }
-    const filter = decodeFilter(ctx, f, fp);
+    const filter = decodeFilter(ctx, f, fp, types);
     if (filter !== undefined) out.push({ filter, path: fp });
   }
   if (seen.has('RequestRedirect') && seen.has('URLRewrite')) {
@@ -785,14 +840,19 @@ function replacePrefixPath(d: DecodedFilter): string | undefined {
   return undefined;
 }
 
-function decodeHTTPBackendRef(ctx: Ctx, b: Raw, bp: string): { ref: HTTPBackendRef; filters: DecodedFilter[] } {
+function decodeHTTPBackendRef(
+  ctx: Ctx,
+  b: Raw,
+  bp: string,
+  types: readonly FilterType[] = filterTypes,
+): { ref: HTTPBackendRef; filters: DecodedFilter[] } {
   const target = decodeBackendObjectRef(ctx, b, bp);
   let weight = ctx.int(b, 'weight', `${bp}.weight`) ?? 1;
   if (weight < 0 || weight > maxWeight) {
     ctx.fail(`${bp}.weight`, `must be between 0 and ${maxWeight}`);
     weight = 1;
   }
-  const filters = decodeFilters(ctx, b, `${bp}.filters`);
+  const filters = decodeFilters(ctx, b, `${bp}.filters`, types);
   return { ref: { ...target, weight, filters: filters.map((d) => d.filter) }, filters };
 }
 
@@ -880,6 +940,221 @@ function decodeHTTPRoute(ctx: Ctx, raw: Raw, origin: Origin): HTTPRoute {
     }
   }
   return { kind: 'HTTPRoute', metadata, spec: { parentRefs, hostnames, rules }, origin };
+}
+
+// ---------------------------------------------------------------- GRPCRoute
+
+function isGRPCFilter(f: HTTPRouteFilter): f is GRPCRouteFilter {
+  return (grpcFilterTypes as readonly string[]).includes(f.type);
+}
+
+function grpcFiltersOf(filters: readonly DecodedFilter[]): GRPCRouteFilter[] {
+  return filters.map((d) => d.filter).filter(isGRPCFilter);
+}
+
+function decodeGRPCMethodMatch(ctx: Ctx, o: Raw, path: string): GRPCMethodMatch {
+  const type = ctx.oneOf(o, 'type', `${path}.type`, grpcMethodMatchTypes, 'Exact') ?? 'Exact';
+  const read = (key: 'service' | 'method', exactRe: RegExp, msg: string): string | undefined => {
+    const v = ctx.str(o, key, `${path}.${key}`);
+    if (v === undefined) return undefined;
+    if (v.length > 1024) ctx.fail(`${path}.${key}`, 'must be at most 1024 characters');
+    else if (type === 'Exact' && !exactRe.test(v)) ctx.fail(`${path}.${key}`, msg);
+    else if (type === 'RegularExpression' && v !== '') checkRegex(ctx, v, `${path}.${key}`);
+    // An empty regular expression part means the same as an absent one: anything.
+    return v === '' ? undefined : v;
+  };
+  const service = read('service', grpcServiceRe, msgGRPCService);
+  const method = read('method', grpcMethodRe, msgGRPCMethod);
+  if (get(o, 'service') === undefined && get(o, 'method') === undefined) {
+    ctx.fail(path, 'must set service, method or both');
+  } else if (service === undefined && method === undefined && type === 'RegularExpression') {
+    ctx.fail(path, 'must set a non-empty service, method or both');
+  }
+  return { type, ...withOptional('service', service), ...withOptional('method', method) };
+}
+
+function decodeGRPCMatch(ctx: Ctx, m: Raw, mp: string): GRPCRouteMatch {
+  const methodRaw = ctx.obj(m, 'method', `${mp}.method`);
+  const method = methodRaw === undefined ? undefined : decodeGRPCMethodMatch(ctx, methodRaw, `${mp}.method`);
+  const headers = decodeValueMatches(ctx, m, 'headers', `${mp}.headers`, 4096);
+  return { ...withOptional('method', method), headers };
+}
+
+function decodeGRPCRule(ctx: Ctx, r: Raw, rp: string): GRPCRouteRule {
+  const name = sectionNameOf(ctx, r, 'name', `${rp}.name`, false);
+  const matches: GRPCRouteMatch[] = [];
+  for (const [m, mp] of listOf(ctx, r, 'matches', `${rp}.matches`, maxGRPCMatchesPerRule)) {
+    matches.push(decodeGRPCMatch(ctx, m, mp));
+  }
+  // No matches: every call matches, which is what one empty match says.
+  if (matches.length === 0) matches.push({ headers: [] });
+  const filters = grpcFiltersOf(decodeFilters(ctx, r, `${rp}.filters`, grpcFilterTypes));
+  const backendRefs: GRPCBackendRef[] = [];
+  for (const [b, bp] of listOf(ctx, r, 'backendRefs', `${rp}.backendRefs`, maxBackendRefs)) {
+    const { ref, filters: own } = decodeHTTPBackendRef(ctx, b, bp, grpcFilterTypes);
+    backendRefs.push({ ...ref, filters: grpcFiltersOf(own) });
+  }
+  return { ...withOptional('name', name), matches, filters, backendRefs };
+}
+
+function decodeGRPCRoute(ctx: Ctx, raw: Raw, origin: Origin): GRPCRoute {
+  const metadata = decodeMeta(ctx, raw, true, 'subdomain');
+  const spec = ctx.obj(raw, 'spec', 'spec', true) ?? {};
+  const parentRefs = decodeParentRefs(ctx, spec);
+  const hostnames: string[] = [];
+  for (const [h, hp] of stringsOf(ctx, spec, 'hostnames', 'spec.hostnames', maxHostnames)) {
+    if (checkHostname(ctx, h, hp, true)) hostnames.push(h);
+  }
+  const rules: GRPCRouteRule[] = [];
+  const names = new Map<string, string>();
+  let total = 0;
+  for (const [r, rp] of listOf(ctx, spec, 'rules', 'spec.rules', maxRules)) {
+    const rule = decodeGRPCRule(ctx, r, rp);
+    rules.push(rule);
+    const written = get(r, 'matches');
+    total += Array.isArray(written) ? written.length : 0;
+    if (rule.name !== undefined) {
+      const first = names.get(rule.name);
+      if (first !== undefined) ctx.fail(`${rp}.name`, `duplicate rule name '${rule.name}' (also ${first})`);
+      else names.set(rule.name, rp);
+    }
+  }
+  if (total > maxMatchesPerRoute) {
+    ctx.fail('spec.rules', `must have at most ${maxMatchesPerRoute} matches in all (has ${total})`);
+  }
+  return { kind: 'GRPCRoute', metadata, spec: { parentRefs, hostnames, rules }, origin };
+}
+
+// ---------------------------------------------------------------- BackendTLSPolicy
+
+function decodePolicyTargetRefs(ctx: Ctx, spec: Raw): PolicyTargetRef[] {
+  const out: PolicyTargetRef[] = [];
+  // The CEL rules on targetRefs: references to one target either all name a section or none does, and never
+  // repeat one.
+  const seen = new Map<string, { path: string; sections: Set<string>; withSection: boolean }>();
+  for (const [t, tp] of listOf(ctx, spec, 'targetRefs', 'spec.targetRefs', maxPolicyTargetRefs, true, 1)) {
+    const group = requiredGroupOf(ctx, t, `${tp}.group`);
+    const kind = kindOf(ctx, t, `${tp}.kind`);
+    const name = objectNameOf(ctx, t, 'name', `${tp}.name`, true) ?? '';
+    const sectionName = sectionNameOf(ctx, t, 'sectionName', `${tp}.sectionName`, false);
+    out.push({ group, kind, name, ...withOptional('sectionName', sectionName) });
+    const target = `${group}/${kind}/${name}`;
+    const section = sectionName ?? '';
+    const first = seen.get(target);
+    if (first === undefined) {
+      seen.set(target, { path: tp, sections: new Set([section]), withSection: section !== '' });
+      continue;
+    }
+    if (first.withSection !== (section !== '')) {
+      ctx.fail(`${tp}.sectionName`, `must be set on every reference to the same target or on none (see ${first.path})`);
+    } else if (first.sections.has(section)) {
+      ctx.fail(tp, `duplicate reference to the same target and sectionName (see ${first.path})`);
+    }
+    first.sections.add(section);
+  }
+  return out;
+}
+
+function decodeSubjectAltName(ctx: Ctx, o: Raw, path: string): SubjectAltName | undefined {
+  const type = ctx.oneOf(o, 'type', `${path}.type`, subjectAltNameTypes);
+  const hostname = ctx.str(o, 'hostname', `${path}.hostname`);
+  const uri = ctx.str(o, 'uri', `${path}.uri`);
+  if (type !== 'Hostname' && hostname !== undefined && hostname !== '') {
+    ctx.fail(`${path}.hostname`, 'must not be set unless type is Hostname');
+  }
+  if (type !== 'URI' && uri !== undefined && uri !== '') ctx.fail(`${path}.uri`, 'must not be set unless type is URI');
+  if (type === 'Hostname') {
+    if (hostname === undefined || hostname === '') {
+      ctx.fail(`${path}.hostname`, 'required when type is Hostname');
+      return undefined;
+    }
+    return checkHostname(ctx, hostname, `${path}.hostname`, true) ? { type, hostname } : undefined;
+  }
+  if (type === 'URI') {
+    if (uri === undefined || uri === '') {
+      ctx.fail(`${path}.uri`, 'required when type is URI');
+      return undefined;
+    }
+    if (uri.length > 253 || !absoluteURIRe.test(uri)) {
+      ctx.fail(
+        `${path}.uri`,
+        'must be an absolute URI with a scheme and an authority, such as spiffe://example.com/sa',
+      );
+      return undefined;
+    }
+    return { type, uri };
+  }
+  return undefined;
+}
+
+function decodePolicyOptions(ctx: Ctx, o: Raw): Record<string, string> {
+  const options = ctx.stringMap(o, 'options', 'spec.options');
+  const keys = Object.keys(options);
+  if (keys.length > maxPolicyOptions) ctx.fail('spec.options', `must have at most ${maxPolicyOptions} entries`);
+  for (const k of keys) {
+    const name = k.slice(k.lastIndexOf('/') + 1);
+    if (k.length > 317 || name.length > 63 || !annotationKeyRe.test(k)) {
+      ctx.fail(`spec.options[${k}]`, 'key must be a name, optionally prefixed by a DNS subdomain and /');
+    }
+    if ((options[k] ?? '').length > 4096) ctx.fail(`spec.options[${k}]`, 'must be at most 4096 characters');
+  }
+  return options;
+}
+
+function decodeBackendTLSPolicy(ctx: Ctx, raw: Raw, origin: Origin): BackendTLSPolicy {
+  const metadata = decodeMeta(ctx, raw, true, 'subdomain');
+  const spec = ctx.obj(raw, 'spec', 'spec', true);
+  if (spec === undefined) {
+    const validation = { caCertificateRefs: [], hostname: '', subjectAltNames: [] };
+    return { kind: 'BackendTLSPolicy', metadata, spec: { targetRefs: [], validation, options: {} }, origin };
+  }
+  const targetRefs = decodePolicyTargetRefs(ctx, spec);
+  const vp = 'spec.validation';
+  const v = ctx.obj(spec, 'validation', vp, true) ?? {};
+  const caCertificateRefs: BackendTLSPolicy['spec']['validation']['caCertificateRefs'][number][] = [];
+  for (const [c, cp] of listOf(ctx, v, 'caCertificateRefs', `${vp}.caCertificateRefs`, maxCACertificateRefs)) {
+    caCertificateRefs.push({
+      group: requiredGroupOf(ctx, c, `${cp}.group`),
+      kind: kindOf(ctx, c, `${cp}.kind`),
+      name: objectNameOf(ctx, c, 'name', `${cp}.name`, true) ?? '',
+    });
+  }
+  const wellKnownCACertificates = optionalOneOf(
+    ctx,
+    v,
+    'wellKnownCACertificates',
+    `${vp}.wellKnownCACertificates`,
+    wellKnownCAs,
+  );
+  const hasRefs = caCertificateRefs.length > 0;
+  if (hasRefs && wellKnownCACertificates !== undefined) {
+    ctx.fail(vp, 'must not set both caCertificateRefs and wellKnownCACertificates');
+  } else if (!hasRefs && get(v, 'wellKnownCACertificates') === undefined) {
+    ctx.fail(vp, 'must set caCertificateRefs or wellKnownCACertificates');
+  }
+  const hostname = ctx.str(v, 'hostname', `${vp}.hostname`, true) ?? '';
+  if (hostname !== '') checkHostname(ctx, hostname, `${vp}.hostname`, false);
+  const subjectAltNames: SubjectAltName[] = [];
+  for (const [a, ap] of listOf(ctx, v, 'subjectAltNames', `${vp}.subjectAltNames`, maxSubjectAltNames)) {
+    const san = decodeSubjectAltName(ctx, a, ap);
+    if (san !== undefined) subjectAltNames.push(san);
+  }
+  const options = decodePolicyOptions(ctx, spec);
+  return {
+    kind: 'BackendTLSPolicy',
+    metadata,
+    spec: {
+      targetRefs,
+      validation: {
+        caCertificateRefs,
+        ...withOptional('wellKnownCACertificates', wellKnownCACertificates),
+        hostname,
+        subjectAltNames,
+      },
+      options,
+    },
+    origin,
+  };
 }
 
 // ---------------------------------------------------------------- ReferenceGrant

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DecodeResult } from './decode.ts';
 import { decodeObject, objectRefOf } from './decode.ts';
-import type { EndpointSlice, Ingress, IngressClass, KubeObject, Namespace, Secret, Service } from './objects.ts';
+import type {
+  ConfigMap,
+  EndpointSlice,
+  Ingress,
+  IngressClass,
+  KubeObject,
+  Namespace,
+  Secret,
+  Service,
+} from './objects.ts';
 
 const origin = { file: 'm.yaml', document: 0 };
 
@@ -588,6 +597,33 @@ describe('EndpointSlice', () => {
     assert.equal(
       reason(slice({ addressType: 'IPv4', ports: [{ port: 1 }, { port: 2 }] })),
       "ports[1].name: duplicate port name ''",
+    );
+  });
+});
+
+function configMap(body: Record<string, unknown>): unknown {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ca', namespace: 'shop' }, ...body };
+}
+
+describe('ConfigMap', () => {
+  test('data is kept as written; binaryData is checked but not kept', () => {
+    const o = ok(
+      configMap({ data: { 'ca.crt': 'PEM', empty: null }, binaryData: { blob: Buffer.from('x').toString('base64') } }),
+    ) as ConfigMap;
+    assert.equal(o.kind, 'ConfigMap');
+    assert.equal(o.metadata.namespace, 'shop');
+    assert.deepEqual(o.data, { 'ca.crt': 'PEM', empty: '' });
+    assert.deepEqual((ok(configMap({})) as ConfigMap).data, {});
+  });
+
+  test('rejections', () => {
+    assert.equal(reason(configMap({ data: { a: 12 } })), 'data[a]: must be a string');
+    assert.equal(reason(configMap({ data: 'x' })), 'data: must be a map of strings');
+    assert.match(reason(configMap({ data: { 'a/b': 'x' } })), /^data\[a\/b\]: key must consist of/);
+    assert.equal(reason(configMap({ binaryData: { a: 'not base64!' } })), 'binaryData[a]: must be valid base64');
+    assert.equal(
+      reason(configMap({ data: { a: 'x' }, binaryData: { a: 'eA==' } })),
+      'binaryData[a]: must not repeat a key of data',
     );
   });
 });

@@ -15,8 +15,9 @@ import {
   msgLabel,
   msgSubdomain,
 } from './decode-common.ts';
-import { decodeGatewayAPIObject, gatewayAPIVersions } from './decode-gatewayapi.ts';
+import { backendTLSPolicyVersions, decodeGatewayAPIObject, gatewayAPIVersions } from './decode-gatewayapi.ts';
 import type {
+  ConfigMap,
   Endpoint,
   EndpointPort,
   EndpointSlice,
@@ -54,10 +55,13 @@ export const readApiVersions: Readonly<Record<string, string>> = {
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
   Secret: 'v1',
+  ConfigMap: 'v1',
   Namespace: 'v1',
   GatewayClass: 'gateway.networking.k8s.io/v1',
   Gateway: 'gateway.networking.k8s.io/v1',
   HTTPRoute: 'gateway.networking.k8s.io/v1',
+  GRPCRoute: 'gateway.networking.k8s.io/v1',
+  BackendTLSPolicy: 'gateway.networking.k8s.io/v1',
   // Most published manifests still use v1beta1, and it is the version older clusters serve.
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
 };
@@ -71,6 +75,7 @@ export const alsoReadApiVersions: Readonly<Record<string, readonly string[]>> = 
   Gateway: gatewayAPIVersions,
   HTTPRoute: gatewayAPIVersions,
   ReferenceGrant: gatewayAPIVersions,
+  BackendTLSPolicy: backendTLSPolicyVersions,
 };
 
 function readsApiVersion(kind: string, apiVersion: string): boolean {
@@ -172,6 +177,8 @@ function decodeKnown(ctx: Ctx, kind: string, raw: Raw, origin: Origin): KubeObje
       return decodeEndpointSlice(ctx, raw, origin);
     case 'Secret':
       return decodeSecret(ctx, raw, origin);
+    case 'ConfigMap':
+      return decodeConfigMap(ctx, raw, origin);
     case 'Namespace':
       return decodeNamespace(ctx, raw, origin);
     default:
@@ -502,6 +509,44 @@ function decodeSecret(ctx: Ctx, raw: Raw, origin: Origin): Secret {
     }
   }
   return { kind: 'Secret', metadata, type, data, origin };
+}
+
+function checkConfigKey(ctx: Ctx, k: string, path: string): boolean {
+  if (k.length <= 253 && configKeyRe.test(k) && k !== '.' && k !== '..') return true;
+  ctx.fail(path, "key must consist of a-z, A-Z, 0-9, '-', '_' or '.' (at most 253)");
+  return false;
+}
+
+function decodeConfigMap(ctx: Ctx, raw: Raw, origin: Origin): ConfigMap {
+  const metadata = decodeMeta(ctx, raw, true, 'subdomain');
+  const data: Record<string, string> = {};
+  const rawData = get(raw, 'data');
+  if (rawData !== undefined) {
+    if (!isRecord(rawData)) ctx.fail('data', 'must be a map of strings');
+    else {
+      for (const [k, v] of Object.entries(rawData)) {
+        const p = `data[${k}]`;
+        if (!checkConfigKey(ctx, k, p)) continue;
+        if (v === null) data[k] = '';
+        else if (typeof v !== 'string') ctx.fail(p, 'must be a string');
+        else data[k] = v;
+      }
+    }
+  }
+  // binaryData is checked as the API server checks it, but not kept: nothing gatehouse reads lives there.
+  const rawBinary = get(raw, 'binaryData');
+  if (rawBinary !== undefined) {
+    if (!isRecord(rawBinary)) ctx.fail('binaryData', 'must be a map of base64 strings');
+    else {
+      for (const [k, v] of Object.entries(rawBinary)) {
+        const p = `binaryData[${k}]`;
+        if (!checkConfigKey(ctx, k, p)) continue;
+        if (Object.hasOwn(data, k)) ctx.fail(p, 'must not repeat a key of data');
+        if (v !== null && (typeof v !== 'string' || decodeBase64(v) === undefined)) ctx.fail(p, 'must be valid base64');
+      }
+    }
+  }
+  return { kind: 'ConfigMap', metadata, data, origin };
 }
 
 function decodeNamespace(ctx: Ctx, raw: Raw, origin: Origin): Namespace {

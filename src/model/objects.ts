@@ -128,6 +128,14 @@ export interface Secret {
   readonly origin: Origin;
 }
 
+export interface ConfigMap {
+  readonly kind: 'ConfigMap';
+  readonly metadata: ObjectMeta;
+  /** `data` as written (`binaryData` is not read). */
+  readonly data: Readonly<Record<string, string>>;
+  readonly origin: Origin;
+}
+
 export interface Namespace {
   readonly kind: 'Namespace';
   readonly metadata: ObjectMeta;
@@ -185,6 +193,11 @@ export interface Gateway {
   readonly spec: {
     readonly gatewayClassName: string;
     readonly listeners: readonly GatewayListener[];
+    /** `spec.tls` (Gateway API v1.4+): only `backend`, the client certificate presented to TLS backends, is read. */
+    readonly tls?: {
+      /** Defaults applied: group "" and kind Secret. */
+      readonly backend?: { readonly clientCertificateRef?: GroupKindRef };
+    };
   };
   readonly origin: Origin;
 }
@@ -287,6 +300,83 @@ export interface HTTPRoute {
   readonly origin: Origin;
 }
 
+export interface GRPCMethodMatch {
+  /** Defaults to Exact. */
+  readonly type: 'Exact' | 'RegularExpression';
+  /** Absent: any service. At least one of service and method is set. */
+  readonly service?: string;
+  /** Absent: any method. */
+  readonly method?: string;
+}
+
+export interface GRPCRouteMatch {
+  /** Absent: every service and method. */
+  readonly method?: GRPCMethodMatch;
+  readonly headers: readonly HTTPHeaderMatch[];
+}
+
+/** The filter types GRPCRoute defines: the HTTPRoute filters of the same names and shapes. */
+export type GRPCRouteFilter = Extract<
+  HTTPRouteFilter,
+  { readonly type: 'RequestHeaderModifier' | 'ResponseHeaderModifier' | 'RequestMirror' | 'ExtensionRef' }
+>;
+
+export interface GRPCBackendRef extends BackendObjectRef {
+  readonly weight: number;
+  readonly filters: readonly GRPCRouteFilter[];
+}
+
+export interface GRPCRouteRule {
+  readonly name?: string;
+  /** At least one; a rule written without matches gets one empty match, which matches every call. */
+  readonly matches: readonly GRPCRouteMatch[];
+  readonly filters: readonly GRPCRouteFilter[];
+  readonly backendRefs: readonly GRPCBackendRef[];
+}
+
+export interface GRPCRoute {
+  readonly kind: 'GRPCRoute';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly parentRefs: readonly ParentReference[];
+    readonly hostnames: readonly string[];
+    /** May be empty (GRPCRoute has no default rule). */
+    readonly rules: readonly GRPCRouteRule[];
+  };
+  readonly origin: Origin;
+}
+
+/** A policy's `targetRefs` entry (LocalPolicyTargetReferenceWithSectionName). */
+export interface PolicyTargetRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  /** For a Service: the name of one of its ports. */
+  readonly sectionName?: string;
+}
+
+export type SubjectAltName =
+  | { readonly type: 'Hostname'; readonly hostname: string }
+  | { readonly type: 'URI'; readonly uri: string };
+
+export interface BackendTLSPolicy {
+  readonly kind: 'BackendTLSPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly targetRefs: readonly PolicyTargetRef[];
+    readonly validation: {
+      /** Objects in the policy's namespace holding PEM CA certificates under `ca.crt`; empty when wellKnownCACertificates is set. */
+      readonly caCertificateRefs: readonly { readonly group: string; readonly kind: string; readonly name: string }[];
+      readonly wellKnownCACertificates?: 'System';
+      /** SNI sent to the backend, and the name its certificate must carry (unless subjectAltNames are given). */
+      readonly hostname: string;
+      readonly subjectAltNames: readonly SubjectAltName[];
+    };
+    readonly options: Readonly<Record<string, string>>;
+  };
+  readonly origin: Origin;
+}
+
 export interface ReferenceGrant {
   readonly kind: 'ReferenceGrant';
   readonly metadata: ObjectMeta;
@@ -303,10 +393,13 @@ export type KubeObject =
   | Service
   | EndpointSlice
   | Secret
+  | ConfigMap
   | Namespace
   | GatewayClass
   | Gateway
   | HTTPRoute
+  | GRPCRoute
+  | BackendTLSPolicy
   | ReferenceGrant;
 export type Kind = KubeObject['kind'];
 

@@ -1,7 +1,10 @@
 import type {
+  BackendTLSPolicy,
+  ConfigMap,
   EndpointSlice,
   Gateway,
   GatewayClass,
+  GRPCRoute,
   HTTPRoute,
   Ingress,
   IngressClass,
@@ -33,13 +36,17 @@ export class Snapshot {
   readonly services: readonly Service[];
   readonly endpointSlices: readonly EndpointSlice[];
   readonly secrets: readonly Secret[];
+  readonly configMaps: readonly ConfigMap[];
   readonly namespaces: readonly Namespace[];
   readonly gatewayClasses: readonly GatewayClass[];
   readonly gateways: readonly Gateway[];
   readonly httpRoutes: readonly HTTPRoute[];
+  readonly grpcRoutes: readonly GRPCRoute[];
+  readonly backendTLSPolicies: readonly BackendTLSPolicy[];
   readonly referenceGrants: readonly ReferenceGrant[];
   readonly #services: ReadonlyMap<string, Service>;
   readonly #secrets: ReadonlyMap<string, Secret>;
+  readonly #configMaps: ReadonlyMap<string, ConfigMap>;
   readonly #slicesByService: ReadonlyMap<string, readonly EndpointSlice[]>;
 
   constructor(objects: Iterable<KubeObject>) {
@@ -48,10 +55,13 @@ export class Snapshot {
     const services: Service[] = [];
     const endpointSlices: EndpointSlice[] = [];
     const secrets: Secret[] = [];
+    const configMaps: ConfigMap[] = [];
     const namespaces: Namespace[] = [];
     const gatewayClasses: GatewayClass[] = [];
     const gateways: Gateway[] = [];
     const httpRoutes: HTTPRoute[] = [];
+    const grpcRoutes: GRPCRoute[] = [];
+    const backendTLSPolicies: BackendTLSPolicy[] = [];
     const referenceGrants: ReferenceGrant[] = [];
     for (const o of objects) {
       switch (o.kind) {
@@ -70,6 +80,9 @@ export class Snapshot {
         case 'Secret':
           secrets.push(o);
           break;
+        case 'ConfigMap':
+          configMaps.push(o);
+          break;
         case 'Namespace':
           namespaces.push(o);
           break;
@@ -82,6 +95,12 @@ export class Snapshot {
         case 'HTTPRoute':
           httpRoutes.push(o);
           break;
+        case 'GRPCRoute':
+          grpcRoutes.push(o);
+          break;
+        case 'BackendTLSPolicy':
+          backendTLSPolicies.push(o);
+          break;
         case 'ReferenceGrant':
           referenceGrants.push(o);
           break;
@@ -92,13 +111,17 @@ export class Snapshot {
     this.services = services.sort(byKey);
     this.endpointSlices = endpointSlices.sort(byKey);
     this.secrets = secrets.sort(byKey);
+    this.configMaps = configMaps.sort(byKey);
     this.namespaces = namespaces.sort(byKey);
     this.gatewayClasses = gatewayClasses.sort(byKey);
     this.gateways = gateways.sort(byKey);
     this.httpRoutes = httpRoutes.sort(byKey);
+    this.grpcRoutes = grpcRoutes.sort(byKey);
+    this.backendTLSPolicies = backendTLSPolicies.sort(byKey);
     this.referenceGrants = referenceGrants.sort(byKey);
     this.#services = new Map(this.services.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
     this.#secrets = new Map(this.secrets.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));
+    this.#configMaps = new Map(this.configMaps.map((c) => [nsName(c.metadata.namespace, c.metadata.name), c]));
     const slices = new Map<string, EndpointSlice[]>();
     for (const slice of this.endpointSlices) {
       const svc = slice.metadata.labels['kubernetes.io/service-name'];
@@ -121,6 +144,10 @@ export class Snapshot {
 
   secret(namespace: string, name: string): Secret | undefined {
     return this.#secrets.get(nsName(namespace, name));
+  }
+
+  configMap(namespace: string, name: string): ConfigMap | undefined {
+    return this.#configMaps.get(nsName(namespace, name));
   }
 
   /** EndpointSlices labelled `kubernetes.io/service-name` for this Service, sorted by name. */

@@ -41,19 +41,20 @@ export interface ListenerInfo {
   readonly supportedKinds: readonly RouteKind[];
   /** Kinds listed in allowedRoutes that gatehouse cannot serve on this listener. */
   readonly invalidKinds: readonly RouteKind[];
-  /** Whether allowedRoutes (kinds, or the protocol's defaults) admits HTTPRoute at all. */
-  readonly admitsHTTPRoute: boolean;
+  /** Route kinds (of the Gateway API group) that allowedRoutes, or the protocol's defaults, admit at all. */
+  readonly admittedKinds: ReadonlySet<string>;
   conflict: ListenerConflict | undefined;
-  /** `namespace/name` of every HTTPRoute counted as attached (Accepted) here. */
+  /** `kind/namespace/name` of every route counted as attached (Accepted) here. */
   readonly attachedRoutes: Set<string>;
 }
 
-const HTTP_ROUTE: RouteKind = { group: GATEWAY_API_GROUP, kind: 'HTTPRoute' };
+/** Route kinds gatehouse serves on HTTP and HTTPS listeners, in the order supportedKinds lists them. */
+const SERVED_KINDS: readonly string[] = ['HTTPRoute', 'GRPCRoute'];
 
 /** The route kinds each standard protocol carries when allowedRoutes.kinds is empty. */
 const PROTOCOL_KINDS: Readonly<Record<string, readonly string[]>> = {
-  HTTP: ['HTTPRoute'],
-  HTTPS: ['HTTPRoute'],
+  HTTP: ['HTTPRoute', 'GRPCRoute'],
+  HTTPS: ['HTTPRoute', 'GRPCRoute'],
   TLS: ['TLSRoute'],
   TCP: ['TCPRoute'],
   UDP: ['UDPRoute'],
@@ -85,29 +86,31 @@ function isProgrammed(l: ListenerInfo): boolean {
 function kindsOf(spec: GatewayListener): {
   supported: RouteKind[];
   invalid: RouteKind[];
-  admitsHTTPRoute: boolean;
+  admitted: Set<string>;
 } {
   const defaults = PROTOCOL_KINDS[spec.protocol] ?? [];
   const served = SERVED_PROTOCOLS.has(spec.protocol);
   if (spec.allowedRoutes.kinds.length === 0) {
-    const admitsHTTPRoute = defaults.includes('HTTPRoute');
-    return { supported: served && admitsHTTPRoute ? [HTTP_ROUTE] : [], invalid: [], admitsHTTPRoute };
+    const supported = served
+      ? defaults.filter((k) => SERVED_KINDS.includes(k)).map((kind) => ({ group: GATEWAY_API_GROUP, kind }))
+      : [];
+    return { supported, invalid: [], admitted: new Set(defaults) };
   }
   const supported: RouteKind[] = [];
   const invalid: RouteKind[] = [];
-  let admitsHTTPRoute = false;
+  const admitted = new Set<string>();
   for (const k of spec.allowedRoutes.kinds) {
-    const isHTTPRoute = k.group === GATEWAY_API_GROUP && k.kind === 'HTTPRoute';
-    if (isHTTPRoute) admitsHTTPRoute = true;
+    const inGroup = k.group === GATEWAY_API_GROUP;
+    if (inGroup) admitted.add(k.kind);
     // Unsupported protocols list no kinds at all: nothing can be served there whatever the spec admits.
     if (!served) continue;
-    if (isHTTPRoute) {
-      if (!supported.some((s) => s.kind === k.kind && s.group === k.group)) supported.push(HTTP_ROUTE);
+    if (inGroup && SERVED_KINDS.includes(k.kind)) {
+      if (!supported.some((s) => s.kind === k.kind)) supported.push({ group: GATEWAY_API_GROUP, kind: k.kind });
     } else {
       invalid.push({ group: k.group, kind: k.kind });
     }
   }
-  return { supported, invalid, admitsHTTPRoute };
+  return { supported, invalid, admitted };
 }
 
 export function gatewayInfos(snapshot: Snapshot, gateways: readonly Gateway[]): GatewayInfo[] {
@@ -124,7 +127,7 @@ export function gatewayInfos(snapshot: Snapshot, gateways: readonly Gateway[]): 
         tls: spec.protocol === 'HTTPS' ? resolveListenerTLS(snapshot, gateway, spec) : undefined,
         supportedKinds: kinds.supported,
         invalidKinds: kinds.invalid,
-        admitsHTTPRoute: kinds.admitsHTTPRoute,
+        admittedKinds: kinds.admitted,
         conflict: undefined,
         attachedRoutes: new Set(),
       });

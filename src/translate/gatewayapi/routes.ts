@@ -1,5 +1,6 @@
 // One HTTPRoute → IR routes (one per rule × match), the backends they name, and the reference problems its
-// ResolvedRefs condition reports. Independent of where the route attaches: that is decided by the caller.
+// ResolvedRefs condition reports. Independent of where the route attaches: that is decided by the caller. The
+// backend, filter and action code is shared with GRPCRoute (grpc-routes.ts).
 import { unsafeRegexReason } from '../../ir/regex-safety.ts';
 import type {
   Backend,
@@ -22,7 +23,9 @@ import type {
 import { parseGatewayDuration } from '../../model/decode-gatewayapi.ts';
 import type {
   BackendObjectRef,
+  GRPCRoute,
   HTTPHeaderFilter,
+  HTTPHeaderMatch,
   HTTPPathModifier,
   HTTPRoute,
   HTTPRouteFilter,
@@ -30,7 +33,8 @@ import type {
   HTTPRouteRule,
 } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
-import { resolveServiceBackend, serviceBackendName, type UpstreamMode } from '../backends.ts';
+import { type BackendConnection, resolveServiceBackend, serviceBackendName, type UpstreamMode } from '../backends.ts';
+import { type BackendTLSIndex, type ClientCertificate, policyTLS } from './backend-tls.ts';
 import { GATEWAY_API_GROUP } from './conditions.ts';
 
 export type RefProblemReason = 'InvalidKind' | 'RefNotPermitted' | 'BackendNotFound';
@@ -40,11 +44,21 @@ export interface RefProblem {
   readonly message: string;
 }
 
+/** GRPCRoute precedence inputs of one match (see grpc-routes.ts). */
+export interface GRPCPrecedence {
+  /** 0: Exact method match, 1: RegularExpression, 2: no method match. */
+  readonly type: number;
+  readonly serviceLength: number;
+  readonly methodLength: number;
+}
+
 /** One rule × match of a route, ready to be placed in virtual hosts. */
 export interface BuiltMatch {
   readonly route: Route;
   readonly ruleIndex: number;
   readonly matchIndex: number;
+  /** GRPCRoute matches only. */
+  readonly grpc?: GRPCPrecedence;
 }
 
 export interface BuiltRoute {
@@ -55,21 +69,55 @@ export interface BuiltRoute {
   /** Rules left out because a match in them cannot be served; reported as PartiallyInvalid / UnsupportedValue. */
   readonly invalidRules: readonly string[];
   readonly ruleCount: number;
+  /** `namespace/name` of every Service the route's backends and mirrors reach (for BackendTLSPolicy status). */
+  readonly services: ReadonlySet<string>;
+  /** Whether a backend in use is reached over TLS (and so depends on the Gateway's client certificate). */
+  readonly usesTLS: boolean;
+}
+
+/** How backends are reached: what BackendTLSPolicies say, and the client certificate of the Gateway served for. */
+export interface BackendContext {
+  readonly snapshot: Snapshot;
+  readonly upstream: UpstreamMode;
+  readonly backendTLS: BackendTLSIndex;
+  /** The client certificate of the Gateway the route is built for; undefined when it has none. */
+  readonly clientCertificate?: ClientCertificate | undefined;
 }
 
 const DIRECT_500_BODY = '';
 
-interface Ctx {
+export type RouteObject = HTTPRoute | GRPCRoute;
+
+export interface Ctx {
   readonly snapshot: Snapshot;
   readonly upstream: UpstreamMode;
-  readonly route: HTTPRoute;
+  readonly backendTLS: BackendTLSIndex;
+  readonly clientCertificate: ClientCertificate | undefined;
+  readonly route: RouteObject;
   readonly source: SourceRef;
   readonly backends: Map<string, Backend>;
   readonly refProblems: RefProblem[];
   readonly diagnostics: Diagnostic[];
+  /** Backend name → `namespace/name` of the Service it reaches. */
+  readonly serviceOf: Map<string, string>;
 }
 
-function problem(ctx: Ctx, severity: Diagnostic['severity'], message: string): void {
+export function newCtx(bc: BackendContext, route: RouteObject, source: SourceRef, diagnostics: Diagnostic[]): Ctx {
+  return {
+    snapshot: bc.snapshot,
+    upstream: bc.upstream,
+    backendTLS: bc.backendTLS,
+    clientCertificate: bc.clientCertificate,
+    route,
+    source,
+    backends: new Map(),
+    refProblems: [],
+    diagnostics,
+    serviceOf: new Map(),
+  };
+}
+
+export function problem(ctx: Ctx, severity: Diagnostic['severity'], message: string): void {
   ctx.diagnostics.push({ severity, object: ctx.source, message });
 }
 
@@ -80,7 +128,7 @@ function normalisePrefix(path: string): string {
   return path.slice(0, end);
 }
 
-function validRegex(source: string): boolean {
+export function validRegex(source: string): boolean {
   try {
     new RegExp(source);
   } catch {
@@ -89,19 +137,18 @@ function validRegex(source: string): boolean {
   return unsafeRegexReason(source) === null;
 }
 
-/** A ReferenceGrant in the target namespace lets HTTPRoutes of `fromNamespace` reach the Service. */
+/** A ReferenceGrant in the target namespace lets routes of `fromKind` in `fromNamespace` reach the Service. */
 export function referenceGranted(
   snapshot: Snapshot,
   fromNamespace: string,
   toNamespace: string,
   name: string,
+  fromKind: RouteObject['kind'] = 'HTTPRoute',
 ): boolean {
   return snapshot.referenceGrants.some(
     (g) =>
       g.metadata.namespace === toNamespace &&
-      g.spec.from.some(
-        (f) => f.group === GATEWAY_API_GROUP && f.kind === 'HTTPRoute' && f.namespace === fromNamespace,
-      ) &&
+      g.spec.from.some((f) => f.group === GATEWAY_API_GROUP && f.kind === fromKind && f.namespace === fromNamespace) &&
       g.spec.to.some(
         (t) => t.group === '' && t.kind === 'Service' && (t.name === undefined || t.name === '' || t.name === name),
       ),
@@ -120,7 +167,7 @@ function resolveRef(ctx: Ctx, ref: BackendObjectRef, where: string): Resolution 
   if (ref.group !== '' || ref.kind !== 'Service') {
     return { ok: false, reason: 'InvalidKind', message: `${where}: ${label}: only core Services are supported` };
   }
-  if (ns !== routeNs && !referenceGranted(ctx.snapshot, routeNs, ns, ref.name)) {
+  if (ns !== routeNs && !referenceGranted(ctx.snapshot, routeNs, ns, ref.name, ctx.route.kind)) {
     return {
       ok: false,
       reason: 'RefNotPermitted',
@@ -143,11 +190,30 @@ function resolveRef(ctx: Ctx, ref: BackendObjectRef, where: string): Resolution 
     };
   }
   const serviceRef = { namespace: ns, name: ref.name, port: { number: ref.port } };
-  const name = serviceBackendName(serviceRef);
+  const portName = service.spec.ports.find((p) => p.port === ref.port)?.name;
+  const policy = ctx.backendTLS.policyFor(ns, ref.name, portName);
+  const tls = policy === undefined ? undefined : policyTLS(policy, ctx.clientCertificate);
+  // GRPCRoute backends always speak HTTP/2: h2c in cleartext, ALPN h2 over TLS.
+  const protocol = ctx.route.kind === 'GRPCRoute' ? 'h2' : undefined;
+  let how: BackendConnection | undefined;
+  if (tls !== undefined) {
+    const client = ctx.clientCertificate === undefined ? '' : `, ${ctx.clientCertificate.gateway}`;
+    how = { ...(protocol !== undefined ? { protocol } : {}), tls: tls.tls, tlsKey: `${tls.info.label}${client}` };
+  } else if (protocol !== undefined) {
+    how = { protocol };
+  }
+  const name = serviceBackendName(serviceRef, how);
   if (!ctx.backends.has(name)) {
-    const resolved = resolveServiceBackend(ctx.snapshot, serviceRef, ctx.upstream, ctx.source);
+    const resolved = resolveServiceBackend(ctx.snapshot, serviceRef, ctx.upstream, ctx.source, how);
     for (const d of resolved.diagnostics) ctx.diagnostics.push({ ...d, message: `${where}: ${d.message}` });
-    ctx.backends.set(name, resolved.backend);
+    let backend = resolved.backend;
+    if (tls !== undefined && !tls.ok) {
+      // Never fall back to cleartext or to an unchecked certificate: the backend answers 500 and says why.
+      problem(ctx, 'error', `${where}: backend ${name}: ${tls.problem}`);
+      backend = { ...backend, target: { kind: 'unavailable', status: 500, reason: tls.problem } };
+    }
+    ctx.backends.set(name, backend);
+    ctx.serviceOf.set(name, `${ns}/${ref.name}`);
   }
   return { ok: true, name };
 }
@@ -160,7 +226,9 @@ function refFailed(ctx: Ctx, r: Extract<Resolution, { ok: false }>): void {
 /** A backend that answers 500 for its share of the traffic, as Gateway API asks for an unusable reference. */
 function invalidBackend(ctx: Ctx, rule: number, k: number, reason: string): string {
   const { namespace, name } = ctx.route.metadata;
-  const backendName = `invalid/${namespace}/${name}/rule/${rule}/backend/${k}`;
+  // GRPCRoutes get a kind segment, so an HTTPRoute of the same namespace and name never shares the name.
+  const kind = ctx.route.kind === 'GRPCRoute' ? 'grpcroute/' : '';
+  const backendName = `invalid/${kind}${namespace}/${name}/rule/${rule}/backend/${k}`;
   ctx.backends.set(backendName, {
     name: backendName,
     source: ctx.source,
@@ -288,8 +356,12 @@ function direct500(): RouteAction {
   return { kind: 'direct', status: 500, body: DIRECT_500_BODY };
 }
 
-/** The rule's action and the filters that go with it. */
-function ruleAction(ctx: Ctx, rule: HTTPRouteRule, i: number): { action: RouteAction; filters?: RouteFilters } {
+/** The rule's action and the filters that go with it. GRPCRoute rules have the same shape, with fewer filter types. */
+export function ruleAction(
+  ctx: Ctx,
+  rule: Pick<HTTPRouteRule, 'filters' | 'backendRefs'>,
+  i: number,
+): { action: RouteAction; filters?: RouteFilters } {
   const where = `spec.rules[${i}]`;
   const set = collectFilters(ctx, rule.filters, where);
   if (set.extensionRefs.length > 0) {
@@ -378,6 +450,23 @@ function timeoutsOf(ctx: Ctx, rule: HTTPRouteRule, i: number): RouteTimeouts | u
   };
 }
 
+/** IR header matches, or a reason they cannot be served. Only the first entry for a name counts. */
+export function headerMatchesOf(list: readonly HTTPHeaderMatch[]): HeaderMatch[] | string {
+  // Header names compare case-insensitively.
+  const headers: HeaderMatch[] = [];
+  const seenHeaders = new Set<string>();
+  for (const h of list) {
+    const key = h.name.toLowerCase();
+    if (seenHeaders.has(key)) continue;
+    seenHeaders.add(key);
+    if (h.type === 'RegularExpression' && !validRegex(h.value)) {
+      return `header ${h.name} regular expression "${h.value}" is not valid`;
+    }
+    headers.push({ name: h.name, kind: h.type, value: h.value });
+  }
+  return headers;
+}
+
 /** The IR match, or a reason it cannot be served. */
 function matchOf(m: HTTPRouteMatch): RouteMatch | string {
   let path: PathMatch;
@@ -389,18 +478,8 @@ function matchOf(m: HTTPRouteMatch): RouteMatch | string {
     if (!p.value.startsWith('/')) return `path "${p.value}" does not start with "/"`;
     path = p.type === 'Exact' ? { kind: 'Exact', value: p.value } : { kind: 'Prefix', value: normalisePrefix(p.value) };
   }
-  // Only the first entry for a name counts (header names compare case-insensitively, query names exactly).
-  const headers: HeaderMatch[] = [];
-  const seenHeaders = new Set<string>();
-  for (const h of m.headers) {
-    const key = h.name.toLowerCase();
-    if (seenHeaders.has(key)) continue;
-    seenHeaders.add(key);
-    if (h.type === 'RegularExpression' && !validRegex(h.value)) {
-      return `header ${h.name} regular expression "${h.value}" is not valid`;
-    }
-    headers.push({ name: h.name, kind: h.type, value: h.value });
-  }
+  const headers = headerMatchesOf(m.headers);
+  if (typeof headers === 'string') return headers;
   const queryParams: QueryParamMatch[] = [];
   const seenQuery = new Set<string>();
   for (const q of m.queryParams) {
@@ -415,13 +494,12 @@ function matchOf(m: HTTPRouteMatch): RouteMatch | string {
 }
 
 export function buildHTTPRoute(
-  snapshot: Snapshot,
-  upstream: UpstreamMode,
+  bc: BackendContext,
   route: HTTPRoute,
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): BuiltRoute {
-  const ctx: Ctx = { snapshot, upstream, route, source, backends: new Map(), refProblems: [], diagnostics };
+  const ctx = newCtx(bc, route, source, diagnostics);
   const { namespace, name } = route.metadata;
   const matches: BuiltMatch[] = [];
   const invalidRules: string[] = [];
@@ -454,6 +532,16 @@ export function buildHTTPRoute(
       });
     });
   });
+  return finishBuilt(ctx, matches, invalidRules, route.spec.rules.length);
+}
+
+/** The built route, with only the backends its routes still name. */
+export function finishBuilt(
+  ctx: Ctx,
+  matches: readonly BuiltMatch[],
+  invalidRules: readonly string[],
+  ruleCount: number,
+): BuiltRoute {
   // Redirects and 500s drop backendRefs and mirrors after they were checked: keep only backends still in use.
   const used = new Set<string>();
   const useFilters = (f: RouteFilters | undefined): void => {
@@ -467,11 +555,19 @@ export function buildHTTPRoute(
       useFilters(b.filters);
     }
   }
+  const backends = [...ctx.backends.values()].filter((b) => used.has(b.name));
+  const services = new Set<string>();
+  for (const b of backends) {
+    const service = ctx.serviceOf.get(b.name);
+    if (service !== undefined) services.add(service);
+  }
   return {
     matches,
-    backends: [...ctx.backends.values()].filter((b) => used.has(b.name)),
+    backends,
     refProblems: ctx.refProblems,
     invalidRules,
-    ruleCount: route.spec.rules.length,
+    ruleCount,
+    services,
+    usesTLS: backends.some((b) => b.tls !== undefined),
   };
 }

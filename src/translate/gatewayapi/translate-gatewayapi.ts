@@ -14,11 +14,19 @@ import type {
   TranslateResult,
   VirtualHost,
 } from '../../ir/types.ts';
-import type { Gateway, HTTPRoute, ParentReference } from '../../model/objects.ts';
+import type { Gateway, ParentReference } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import type { UpstreamMode } from '../backends.ts';
+import {
+  BackendTLSIndex,
+  type ClientCertificate,
+  clientCertificateCondition,
+  policyAncestors,
+  resolveClientCertificate,
+} from './backend-tls.ts';
 import type { ListenerCertificate } from './certificates.ts';
 import { compareAge, compareStrings, condition, GATEWAY_API_GROUP, sourceOf } from './conditions.ts';
+import { buildGRPCRoute, compareGRPCPrecedence } from './grpc-routes.ts';
 import { ANY_HOST, compareHostSpecificity, hostnameCovers, hostnameIntersection, isWildcard } from './hostnames.ts';
 import {
   admitsNamespace,
@@ -32,7 +40,7 @@ import {
   listenerStatuses,
   markConflicts,
 } from './listeners.ts';
-import { type BuiltMatch, type BuiltRoute, buildHTTPRoute } from './routes.ts';
+import { type BackendContext, type BuiltMatch, type BuiltRoute, buildHTTPRoute, type RouteObject } from './routes.ts';
 
 export { GATEWAY_API_GROUP, GATEWAY_CONTROLLER_NAME } from './conditions.ts';
 
@@ -48,10 +56,13 @@ export function gatewayListenerName(port: number, protocol: 'HTTP' | 'HTTPS' = '
 }
 
 interface RouteInfo {
-  readonly route: HTTPRoute;
+  readonly route: RouteObject;
   readonly source: SourceRef;
   readonly rank: number;
+  /** Built without a Gateway client certificate: what status reports, and what Gateways without one serve. */
   readonly built: BuiltRoute;
+  /** Builds for Gateways with a backend client certificate, when the route reaches a backend over TLS. */
+  readonly builtFor: Map<GatewayInfo, BuiltRoute>;
   /** The route's hostnames, lower-case; empty means the listener's. */
   readonly hostnames: readonly string[];
 }
@@ -61,6 +72,27 @@ interface Entry {
   readonly info: RouteInfo;
   readonly listener: ListenerInfo;
   readonly host: string;
+  /** The build served there (it depends on the Gateway's client certificate). */
+  readonly built: BuiltRoute;
+}
+
+/** A route accepted on a listener, for the HTTPRoute/GRPCRoute hostname conflict rule. */
+interface Attachment {
+  readonly kind: RouteObject['kind'];
+  readonly label: string;
+  readonly hosts: readonly string[];
+}
+
+/** What attaching routes reads and fills in, across every route of the translation. */
+interface AttachState {
+  readonly snapshot: Snapshot;
+  readonly options: GatewayAPITranslateOptions;
+  readonly entries: Entry[];
+  readonly diagnostics: Diagnostic[];
+  /** Accepted attachments by route kind and listener, for the hostname conflict rule. */
+  readonly attachments: Map<string, Map<ListenerInfo, Attachment[]>>;
+  /** The build of a route for one Gateway. */
+  readonly buildFor: (info: RouteInfo, gateway: GatewayInfo) => BuiltRoute;
 }
 
 interface Candidate {
@@ -69,6 +101,35 @@ interface Candidate {
 }
 
 const PATH_RANK = { Exact: 0, RegularExpression: 1, Prefix: 2 } as const;
+
+/**
+ * GRPCRoute precedence within a virtual host, as the GRPCRoute specification orders rules: the more specific
+ * effective host; the method match (grpc-routes.ts); more header matches; then the oldest route, namespace/name,
+ * and rule and match order.
+ */
+function compareGRPCCandidates(a: Candidate, b: Candidate): number {
+  const ga = a.match.grpc;
+  const gb = b.match.grpc;
+  return (
+    compareHostSpecificity(a.entry.host, b.entry.host) ||
+    (ga !== undefined && gb !== undefined ? compareGRPCPrecedence(ga, gb) : 0) ||
+    b.match.route.match.headers.length - a.match.route.match.headers.length ||
+    a.entry.info.rank - b.entry.info.rank ||
+    a.match.ruleIndex - b.match.ruleIndex ||
+    a.match.matchIndex - b.match.matchIndex
+  );
+}
+
+/**
+ * Candidates of one virtual host. HTTPRoutes and GRPCRoutes never share one (the hostname conflict rule keeps
+ * them apart on a listener); were they to, HTTPRoutes would come first.
+ */
+function compareCandidates(a: Candidate, b: Candidate): number {
+  const ga = a.match.grpc !== undefined;
+  const gb = b.match.grpc !== undefined;
+  if (ga !== gb) return ga ? 1 : -1;
+  return ga ? compareGRPCCandidates(a, b) : comparePrecedence(a, b);
+}
 
 /**
  * Gateway API precedence within a virtual host: Exact paths, then regular expressions (their place is
@@ -152,14 +213,14 @@ interface ParentOutcome {
  * hostname), and the Accepted condition that results. Attachments to served listeners become entries.
  */
 function attachParent(
-  snapshot: Snapshot,
+  state: AttachState,
   info: RouteInfo,
   ref: ParentReference,
   gateway: GatewayInfo | undefined,
-  options: GatewayAPITranslateOptions,
-  entries: Entry[],
 ): ParentOutcome {
+  const { snapshot, options, entries } = state;
   const meta = info.route.metadata;
+  const kind = info.route.kind;
   const parentRef = parentRefStatus(ref, meta.namespace);
   const resolved = resolvedRefsCondition(info);
   const finish = (accepted: Condition): ParentOutcome => {
@@ -188,9 +249,10 @@ function attachParent(
   const admitted: { listener: ListenerInfo; hosts: string[] }[] = [];
   const notAllowed: string[] = [];
   const noHostname: string[] = [];
+  const conflicts: string[] = [];
   for (const l of selected) {
-    if (!l.admitsHTTPRoute) {
-      notAllowed.push(`${listenerLabel(l)} does not admit HTTPRoute`);
+    if (!l.admittedKinds.has(kind)) {
+      notAllowed.push(`${listenerLabel(l)} does not admit ${kind}`);
       continue;
     }
     if (!admitsNamespace(snapshot, l, meta.namespace)) {
@@ -206,6 +268,16 @@ function attachParent(
       noHostname.push(`${listenerLabel(l)} (hostname ${l.pattern}) shares no hostname with the route`);
       continue;
     }
+    // An HTTPRoute and a GRPCRoute must not share a hostname on a listener: the older one (routes attach in age
+    // order) keeps the listener, as the GRPCRoute specification requires.
+    const clash = state.attachments
+      .get(kind === 'GRPCRoute' ? 'HTTPRoute' : 'GRPCRoute')
+      ?.get(l)
+      ?.find((a) => a.hosts.some((h) => hosts.some((x) => hostnameIntersection(h, x) !== undefined)));
+    if (clash !== undefined) {
+      conflicts.push(`${listenerLabel(l)} already serves ${clash.label}, which is older and shares a hostname`);
+      continue;
+    }
     admitted.push({ listener: l, hosts });
   }
 
@@ -216,15 +288,34 @@ function attachParent(
     );
   }
   if (served.length > 0) {
-    const key = `${meta.namespace}/${meta.name}`;
+    const key = `${kind}/${meta.namespace}/${meta.name}`;
+    const label = `${kind} ${meta.namespace}/${meta.name}`;
     // Attachment counts on every admitting listener, served or not, once the route is accepted by this parent.
-    for (const a of admitted) a.listener.attachedRoutes.add(key);
-    for (const a of served) for (const host of a.hosts) entries.push({ info, listener: a.listener, host });
+    let ofKind = state.attachments.get(kind);
+    if (ofKind === undefined) {
+      ofKind = new Map();
+      state.attachments.set(kind, ofKind);
+    }
+    for (const a of admitted) {
+      a.listener.attachedRoutes.add(key);
+      const list = ofKind.get(a.listener);
+      const attachment = { kind, label, hosts: a.hosts };
+      if (list === undefined) ofKind.set(a.listener, [attachment]);
+      else list.push(attachment);
+    }
+    const built = state.buildFor(info, gateway);
+    for (const a of served) for (const host of a.hosts) entries.push({ info, listener: a.listener, host, built });
+    for (const c of conflicts) {
+      state.diagnostics.push({ severity: 'warning', object: info.source, message: `HostnameConflict: ${c}` });
+    }
     return finish(condition('Accepted', true, 'Accepted', 'Route is accepted', meta));
   }
   if (admitted.length > 0) {
     const why = admitted.map((a) => `${listenerLabel(a.listener)} is not served`).join('; ');
     return finish(condition('Accepted', false, 'NotAllowedByListeners', why, meta));
+  }
+  if (conflicts.length > 0) {
+    return finish(condition('Accepted', false, 'HostnameConflict', conflicts.join('; '), meta));
   }
   if (noHostname.length > 0) {
     return finish(condition('Accepted', false, 'NoMatchingListenerHostname', noHostname.join('; '), meta));
@@ -276,10 +367,10 @@ function virtualHostsOf(
       if (!hostnameCovers(host, hostname)) continue;
       for (const entry of list) {
         if (entry.listener !== owner) continue;
-        for (const match of entry.info.built.matches) candidates.push({ match, entry });
+        for (const match of entry.built.matches) candidates.push({ match, entry });
       }
     }
-    candidates.sort(comparePrecedence);
+    candidates.sort(compareCandidates);
     const seen = new Set<string>();
     const routes: Route[] = [];
     for (const c of candidates) {
@@ -336,6 +427,18 @@ function listenerCertificates(
   };
 }
 
+/** A Gateway with a backend client certificate also reports whether it resolved, as ResolvedRefs. */
+function withClientCertificate(
+  conditions: Condition[],
+  gateway: Gateway,
+  client: ClientCertificate | undefined,
+): Condition[] {
+  const resolved = clientCertificateCondition(gateway, client);
+  if (resolved === undefined) return conditions;
+  const [accepted, ...rest] = conditions;
+  return accepted === undefined ? [resolved, ...rest] : [accepted, resolved, ...rest];
+}
+
 function routeKey(ref: ParentReference, routeNamespace: string): string {
   return [ref.group, ref.kind, ref.namespace ?? routeNamespace, ref.name, ref.sectionName ?? '', ref.port ?? ''].join(
     '\u0000',
@@ -343,9 +446,10 @@ function routeKey(ref: ParentReference, routeNamespace: string): string {
 }
 
 /**
- * Turns GatewayClasses, Gateways and HTTPRoutes of our controller into HTTP listeners (one per port across all
- * Gateways), plus Gateway API status for every object we answer for. Pure: the same snapshot always gives the
- * same result, whatever order its objects arrived in.
+ * Turns GatewayClasses, Gateways, HTTPRoutes and GRPCRoutes of our controller (with the BackendTLSPolicies of the
+ * Services they reach) into HTTP listeners (one per port across all Gateways), plus Gateway API status for every
+ * object we answer for. Pure: the same snapshot always gives the same result, whatever order its objects arrived
+ * in.
  */
 export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITranslateOptions): TranslateResult {
   const diagnostics: Diagnostic[] = [];
@@ -373,12 +477,41 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
   const byGateway = new Map<Gateway, GatewayInfo>(gateways.map((g) => [g.gateway, g]));
   for (const g of gateways) listenerDiagnostics(g, diagnostics);
 
-  const entries: Entry[] = [];
-  const routes = [...snapshot.httpRoutes].sort((a, b) => compareAge(a.metadata, b.metadata));
-  const servedRoutes = new Set<RouteInfo>();
+  const clientCertificates = new Map<GatewayInfo, ClientCertificate | undefined>(
+    gateways.map((g) => [g, resolveClientCertificate(snapshot, g.gateway)]),
+  );
+  const backendTLS = new BackendTLSIndex(snapshot);
+  const baseContext: BackendContext = { snapshot, upstream: options.upstream, backendTLS };
+  const build = (route: RouteObject, source: SourceRef, bc: BackendContext): BuiltRoute =>
+    route.kind === 'GRPCRoute'
+      ? buildGRPCRoute(bc, route, source, diagnostics)
+      : buildHTTPRoute(bc, route, source, diagnostics);
+  const state: AttachState = {
+    snapshot,
+    options,
+    entries: [],
+    diagnostics,
+    attachments: new Map(),
+    buildFor: (info, gateway) => {
+      const clientCertificate = clientCertificates.get(gateway);
+      // Only backends reached over TLS present the client certificate: without one the build is the same.
+      if (clientCertificate === undefined || !info.built.usesTLS) return info.built;
+      let built = info.builtFor.get(gateway);
+      if (built === undefined) {
+        built = build(info.route, info.source, { ...baseContext, clientCertificate });
+        info.builtFor.set(gateway, built);
+      }
+      return built;
+    },
+  };
+  const entries = state.entries;
+  // Both route kinds in one age order: the older of an HTTPRoute and a GRPCRoute that share a hostname wins.
+  const routes: RouteObject[] = [...snapshot.httpRoutes, ...snapshot.grpcRoutes].sort(
+    (a, b) => compareAge(a.metadata, b.metadata) || compareStrings(a.kind, b.kind),
+  );
   routes.forEach((route, rank) => {
     const meta = route.metadata;
-    const source = sourceOf('HTTPRoute', meta);
+    const source = sourceOf(route.kind, meta);
     const parents: { ref: ParentReference; gateway: GatewayInfo | undefined }[] = [];
     const seen = new Set<string>();
     for (const ref of route.spec.parentRefs) {
@@ -391,17 +524,16 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
     }
     if (parents.length === 0) return;
 
-    const built = buildHTTPRoute(snapshot, options.upstream, route, source, diagnostics);
+    const built = build(route, source, baseContext);
     const info: RouteInfo = {
       route,
       source,
       rank,
       built,
+      builtFor: new Map(),
       hostnames: route.spec.hostnames.map((h) => h.toLowerCase()),
     };
-    const before = entries.length;
-    const outcomes = parents.map((p) => attachParent(snapshot, info, p.ref, p.gateway, options, entries));
-    if (entries.length > before) servedRoutes.add(info);
+    const outcomes = parents.map((p) => attachParent(state, info, p.ref, p.gateway));
     for (const o of outcomes) {
       if (o.accepted) continue;
       const accepted = o.status.conditions[0];
@@ -412,7 +544,7 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       });
     }
     status.push({
-      kind: 'HTTPRoute',
+      kind: route.kind,
       namespace: meta.namespace,
       name: meta.name,
       conditions: outcomes.flatMap((o) => o.status.conditions),
@@ -420,13 +552,56 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
     });
   });
 
+  // BackendTLSPolicy ancestors: the Gateways that serve a route reaching a Service the policy targets.
+  for (const e of entries) {
+    for (const service of e.built.services) {
+      const slash = service.indexOf('/');
+      for (const p of backendTLS.targeting(service.slice(0, slash), service.slice(slash + 1))) {
+        const g = e.listener.gateway.gateway;
+        p.ancestors.set(`${g.metadata.namespace}/${g.metadata.name}`, g);
+      }
+    }
+  }
+  for (const p of backendTLS.policies) {
+    if (p.ancestors.size === 0) continue;
+    const meta = p.policy.metadata;
+    const ancestors = policyAncestors(p, options.controllerName);
+    status.push({
+      kind: 'BackendTLSPolicy',
+      namespace: meta.namespace,
+      name: meta.name,
+      conditions: ancestors.flatMap((a) => a.conditions),
+      ancestors,
+    });
+    const source = sourceOf('BackendTLSPolicy', meta);
+    for (const lost of p.lost)
+      diagnostics.push({ severity: 'warning', object: source, message: `not applied: ${lost}` });
+    for (const t of p.policy.spec.targetRefs) {
+      if (t.group === '' && t.kind === 'Service') continue;
+      const what = `${t.group === '' ? '' : `${t.group}/`}${t.kind} ${t.name}`;
+      diagnostics.push({
+        severity: 'warning',
+        object: source,
+        message: `spec.targetRefs: ${what}: only core Services are supported; ignored`,
+      });
+    }
+    const keys = Object.keys(p.policy.spec.options).sort(compareStrings);
+    if (keys.length > 0) {
+      diagnostics.push({
+        severity: 'warning',
+        object: source,
+        message: `spec.options ${keys.join(', ')}: not supported; ignored`,
+      });
+    }
+  }
+
   for (const g of gateways) {
     const meta = g.gateway.metadata;
     status.push({
       kind: 'Gateway',
       namespace: meta.namespace,
       name: meta.name,
-      conditions: gatewayConditions(g),
+      conditions: withClientCertificate(gatewayConditions(g), g.gateway, clientCertificates.get(g)),
       listeners: listenerStatuses(g),
     });
   }
@@ -458,10 +633,18 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       return { name, protocol, port, tls: tls.tls, virtualHosts };
     });
 
-  // Backends of routes that serve traffic somewhere; the oldest route naming one gives its source.
+  // Backends of the builds that serve traffic somewhere; the oldest route naming one gives its source.
+  const usedBuilds = new Map<RouteInfo, Set<BuiltRoute>>();
+  for (const e of entries) {
+    const set = usedBuilds.get(e.info);
+    if (set === undefined) usedBuilds.set(e.info, new Set([e.built]));
+    else set.add(e.built);
+  }
   const backends = new Map<string, Backend>();
-  for (const info of [...servedRoutes].sort((a, b) => a.rank - b.rank)) {
-    for (const b of info.built.backends) if (!backends.has(b.name)) backends.set(b.name, b);
+  for (const [, builds] of [...usedBuilds].sort((a, b) => a[0].rank - b[0].rank)) {
+    for (const built of builds) {
+      for (const b of built.backends) if (!backends.has(b.name)) backends.set(b.name, b);
+    }
   }
 
   status.sort(
