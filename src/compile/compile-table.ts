@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { SecureContext } from 'node:tls';
 import type { Diagnostic, HTTPListener, IR, RedirectAction, Route, SourceRef } from '../ir/types.ts';
 import { UpstreamBackend } from '../upstream/backend.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
+import { CompiledStreamListener } from './compile-stream.ts';
 import { HostRouter } from './host-router.ts';
 import { PathIndex } from './path-index.ts';
 import { CompiledFilters } from './route-filters.ts';
-import { buildSniTable, type KeyPair, type SecureContextCache, type SniTable } from './tls-contexts.ts';
+import { SourceRangeList } from './source-ranges.ts';
+import { compileListenerTLS, type KeyPair, type SecureContextCache, type SniTable } from './tls-contexts.ts';
+import { WeightedBackends } from './weighted-backends.ts';
 
 export const ACTION_FORWARD = 0;
 export const ACTION_REDIRECT = 1;
@@ -19,9 +21,7 @@ export class CompiledRoute {
   readonly source: SourceRef;
   readonly action: number;
   readonly backends: readonly UpstreamBackend[];
-  /** Running sums of the weights, for weighted random choice; empty with a single backend. */
-  readonly #cumulative: readonly number[];
-  readonly #totalWeight: number;
+  readonly #weighted: WeightedBackends | null;
   /** Per-backend filters, parallel to `backends`. */
   readonly backendFilters: readonly (CompiledFilters | null)[];
   readonly redirect: RedirectAction | null;
@@ -33,9 +33,12 @@ export class CompiledRoute {
   /** 0: none. */
   readonly requestTimeoutMs: number;
   readonly backendTimeoutMs: number;
+  /** null: every client address is served. */
+  readonly allow: SourceRangeList | null;
 
   constructor(route: Route, backends: ReadonlyMap<string, UpstreamBackend>) {
     this.name = route.name;
+    this.allow = route.allow === undefined ? null : new SourceRangeList(route.allow);
     this.source = route.source;
     this.filters = CompiledFilters.of(route.filters, backends);
     const p = route.match.path;
@@ -49,39 +52,21 @@ export class CompiledRoute {
     this.directBody = a.kind === 'direct' ? a.body : '';
     if (a.kind === 'forward') {
       this.action = ACTION_FORWARD;
-      const chosen: UpstreamBackend[] = [];
-      const chosenFilters: (CompiledFilters | null)[] = [];
-      const cumulative: number[] = [];
-      let total = 0;
-      for (const wb of a.backends) {
-        const b = backends.get(wb.backend);
-        if (b === undefined || wb.weight <= 0) continue;
-        total += wb.weight;
-        chosen.push(b);
-        chosenFilters.push(CompiledFilters.of(wb.filters, backends));
-        cumulative.push(total);
-      }
-      this.backends = chosen;
-      this.backendFilters = chosenFilters;
-      this.#cumulative = chosen.length > 1 ? cumulative : [];
-      this.#totalWeight = total;
+      const weighted = new WeightedBackends(a.backends, backends);
+      this.#weighted = weighted;
+      this.backends = weighted.backends;
+      this.backendFilters = weighted.sourceIndexes.map((i) => CompiledFilters.of(a.backends[i]?.filters, backends));
     } else {
       this.action = a.kind === 'redirect' ? ACTION_REDIRECT : ACTION_DIRECT;
+      this.#weighted = null;
       this.backends = NO_BACKEND;
       this.backendFilters = [];
-      this.#cumulative = [];
-      this.#totalWeight = 0;
     }
   }
 
   /** The index of a backend chosen by weight; -1 when every weight is zero (answered 500, as Gateway API asks). */
   pickBackend(): number {
-    const n = this.backends.length;
-    if (n <= 1) return n - 1;
-    const r = Math.random() * this.#totalWeight;
-    const c = this.#cumulative;
-    for (let i = 0; i < n; i++) if (r < (c[i] as number)) return i;
-    return n - 1;
+    return this.#weighted === null ? -1 : this.#weighted.pick();
   }
 }
 
@@ -102,6 +87,7 @@ export class CompiledListener {
   readonly sni: SniTable | null;
   /** For HTTPS: the certificate served to clients that send no SNI. */
   readonly defaultPair: KeyPair | null;
+  readonly proxyProtocol: boolean;
 
   constructor(
     l: HTTPListener,
@@ -115,6 +101,7 @@ export class CompiledListener {
     this.hosts = hosts;
     this.sni = sni;
     this.defaultPair = defaultPair;
+    this.proxyProtocol = l.proxyProtocol === true;
   }
 }
 
@@ -125,11 +112,21 @@ export class CompiledTable {
   /** Every upstream pool key in use, so pools no backend uses any more can be closed. */
   readonly origins: ReadonlySet<string>;
 
-  constructor(ir: IR, hash: string, listeners: ReadonlyMap<string, CompiledListener>, origins: ReadonlySet<string>) {
+  /** Layer-4 listeners by name. */
+  readonly streamListeners: ReadonlyMap<string, CompiledStreamListener>;
+
+  constructor(
+    ir: IR,
+    hash: string,
+    listeners: ReadonlyMap<string, CompiledListener>,
+    origins: ReadonlySet<string>,
+    streamListeners: ReadonlyMap<string, CompiledStreamListener> = new Map(),
+  ) {
     this.ir = ir;
     this.hash = hash;
     this.listeners = listeners;
     this.origins = origins;
+    this.streamListeners = streamListeners;
   }
 }
 
@@ -162,25 +159,7 @@ function compileListener(
   });
   let sni: SniTable | null = null;
   let defaultPair: KeyPair | null = null;
-  if (l.protocol === 'HTTPS') {
-    defaultPair = ctx.defaultCertificate;
-    let defaultContext: SecureContext = ctx.secureContexts.get(ctx.defaultCertificate);
-    const named = l.tls?.defaultCertificate;
-    const def = named === undefined ? undefined : ir.certificates.find((c) => c.name === named);
-    if (def !== undefined) {
-      try {
-        defaultContext = ctx.secureContexts.get(def);
-        defaultPair = def;
-      } catch (err) {
-        diagnostics.push({
-          severity: 'error',
-          object: def.source,
-          message: `default certificate ${def.name} cannot be used: ${(err as Error).message}`,
-        });
-      }
-    }
-    sni = buildSniTable(ir.certificates, l.tls?.certificates ?? [], defaultContext, ctx.secureContexts, diagnostics);
-  }
+  if (l.protocol === 'HTTPS') ({ sni, defaultPair } = compileListenerTLS(l.tls, ir, ctx, diagnostics));
   return new CompiledListener(l, new HostRouter(l.virtualHosts, vhosts), sni, defaultPair);
 }
 
@@ -196,6 +175,10 @@ export function compileTable(ir: IR, ctx: CompileContext, hash: string = hashIR(
   }
   const listeners = new Map<string, CompiledListener>();
   for (const l of ir.listeners) listeners.set(l.name, compileListener(l, ir, backends, ctx, diagnostics));
+  const streams = new Map<string, CompiledStreamListener>();
+  for (const l of ir.streamListeners ?? []) {
+    streams.set(l.name, new CompiledStreamListener(l, backends, ir, ctx, diagnostics));
+  }
   ctx.secureContexts.sweep();
-  return { table: new CompiledTable(ir, hash, listeners, origins), diagnostics };
+  return { table: new CompiledTable(ir, hash, listeners, origins, streams), diagnostics };
 }

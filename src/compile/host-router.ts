@@ -12,7 +12,7 @@ export class HostRouter<T> {
   readonly #multiLabel = new Map<string, T>();
   readonly #any: T | null;
 
-  constructor(vhosts: readonly VirtualHost[], values: readonly T[]) {
+  constructor(vhosts: readonly Pick<VirtualHost, 'hostname' | 'hostMatch'>[], values: readonly T[]) {
     let any: T | null = null;
     vhosts.forEach((vh, i) => {
       const value = values[i] as T;

@@ -1,6 +1,6 @@
 import { constants, createHash, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { Certificate, Diagnostic } from '../ir/types.ts';
+import type { Certificate, Diagnostic, IR, ListenerTLS } from '../ir/types.ts';
 
 // Forward secrecy and AEAD only: no static RSA key exchange, no CBC-SHA1 suites.
 export const TLS_CIPHERS = [
@@ -123,4 +123,31 @@ export function buildSniTable(
     for (const host of hosts) table.add(host, ctx);
   }
   return table;
+}
+
+/** The SNI table and default certificate of a TLS-terminating listener. */
+export function compileListenerTLS(
+  tls: ListenerTLS | undefined,
+  ir: IR,
+  ctx: { readonly secureContexts: SecureContextCache; readonly defaultCertificate: KeyPair },
+  diagnostics: Diagnostic[],
+): { readonly sni: SniTable; readonly defaultPair: KeyPair } {
+  let defaultPair: KeyPair = ctx.defaultCertificate;
+  let defaultContext: SecureContext = ctx.secureContexts.get(ctx.defaultCertificate);
+  const named = tls?.defaultCertificate;
+  const def = named === undefined ? undefined : ir.certificates.find((c) => c.name === named);
+  if (def !== undefined) {
+    try {
+      defaultContext = ctx.secureContexts.get(def);
+      defaultPair = def;
+    } catch (err) {
+      diagnostics.push({
+        severity: 'error',
+        object: def.source,
+        message: `default certificate ${def.name} cannot be used: ${(err as Error).message}`,
+      });
+    }
+  }
+  const sni = buildSniTable(ir.certificates, tls?.certificates ?? [], defaultContext, ctx.secureContexts, diagnostics);
+  return { sni, defaultPair };
 }

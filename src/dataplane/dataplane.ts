@@ -16,11 +16,13 @@ import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
 import type { Logger } from '../observe/logger.ts';
 import { codeClass, type Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
-import { plainAddress, type TrustedProxies } from './client-address.ts';
+import { peerAddress, setProxySource, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
 import { type H2Context, handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
+import { DEFAULT_PROXY_HEADER_TIMEOUT_MS, readProxyHeader } from './proxy-protocol.ts';
 import { hostOf, type ListenerBinding } from './routing.ts';
+import { defaultStreamLimits, StreamListeners } from './stream-proxy.ts';
 import { handleUpgrade, type WebSocketContext, type WebSocketLimits } from './websocket.ts';
 
 export interface ServerLimits {
@@ -193,6 +195,7 @@ export class DataPlane implements WebSocketContext, H2Context {
   readonly #refused = new WeakSet<Socket>();
   readonly #upgraded = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
+  readonly #streams: StreamListeners;
   #inflight = 0;
   #idle: (() => void) | null = null;
 
@@ -203,6 +206,18 @@ export class DataPlane implements WebSocketContext, H2Context {
     this.#metrics = metrics;
     this.trustedProxies = options.trustedProxies;
     this.maxHeaderCount = options.limits.maxHeaderCount;
+    this.#streams = new StreamListeners(
+      this,
+      {
+        ...defaultStreamLimits,
+        connectTimeoutMs: options.upstreamConnectTimeoutMs,
+        maxConnections: options.limits.maxConnections,
+      },
+      options.listenAddress,
+      logger,
+      metrics,
+      options.accessLog ? this.#access : null,
+    );
     this.webSocketLimits = {
       idleTimeoutMs: options.limits.webSocketIdleTimeoutMs,
       connectTimeoutMs: options.upstreamConnectTimeoutMs,
@@ -217,7 +232,7 @@ export class DataPlane implements WebSocketContext, H2Context {
 
   /** The ports currently listening, by port. */
   listeningPorts(): number[] {
-    return [...this.#servers.keys()].sort((a, b) => a - b);
+    return [...this.#servers.keys(), ...this.#streams.ports()].sort((a, b) => a - b);
   }
 
   exchangeStarted(_ex: ExchangeRecord): void {
@@ -314,6 +329,7 @@ export class DataPlane implements WebSocketContext, H2Context {
         errors.push({ listener: l.name, port, message: (err as Error).message });
       }
     }
+    errors.push(...(await this.#streams.apply(table, new Set(wanted.keys()))));
     return errors;
   }
 
@@ -376,7 +392,7 @@ export class DataPlane implements WebSocketContext, H2Context {
       server = createHttpServer(httpOptions, onRequest);
     }
     const h2 = this.#createH2(binding);
-    this.#routeProtocols(server, l.protocol, h2);
+    this.#routeProtocols(server, l.protocol, h2, binding);
     // 0 would let node cut the header list silently; the handler answers 431 past maxHeaderCount instead.
     server.maxHeadersCount = 0;
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
@@ -410,7 +426,7 @@ export class DataPlane implements WebSocketContext, H2Context {
    * node's HTTP server reads every connection as HTTP/1. Its own connection handler is taken off and called only
    * for connections that are not HTTP/2: on TLS by the ALPN result, in cleartext by the connection's first bytes.
    */
-  #routeProtocols(server: Server, protocol: 'HTTP' | 'HTTPS', h2: Http2Server): void {
+  #routeProtocols(server: Server, protocol: 'HTTP' | 'HTTPS', h2: Http2Server, binding: ListenerBinding): void {
     const event = protocol === 'HTTPS' ? 'secureConnection' : 'connection';
     const http1 = server.listeners(event) as ConnectionListener[];
     server.removeAllListeners(event);
@@ -423,14 +439,40 @@ export class DataPlane implements WebSocketContext, H2Context {
         }
         for (const f of http1) f.call(server, socket);
       });
+      // The TLS server's own handler wraps raw connections; it runs after any PROXY protocol header is read.
+      const tlsHandlers = server.listeners('connection') as ConnectionListener[];
+      server.removeAllListeners('connection');
+      const start = (socket: Socket): void => {
+        for (const f of tlsHandlers) f.call(server, socket);
+      };
+      server.on('connection', (socket: Socket) => this.#accept(binding, socket, start));
       return;
     }
     const [first] = http1;
     if (first === undefined || http1.length !== 1) throw new Error('unexpected HTTP server connection listeners');
     const sniff = new PrefaceSniff(server, first, h2);
-    server.on('connection', (socket: SniffedSocket) => {
-      socket.sniff = sniff;
+    const start = (socket: Socket): void => {
+      (socket as SniffedSocket).sniff = sniff;
       socket.on('data', onFirstData);
+      // After a PROXY header the socket is paused with what followed it unshifted.
+      socket.resume();
+    };
+    server.on('connection', (socket: Socket) => this.#accept(binding, socket, start));
+  }
+
+  /** A new client connection: its PROXY protocol header first when the listener takes one, then `start`. */
+  #accept(binding: ListenerBinding, socket: Socket, start: (socket: Socket) => void): void {
+    if (this.table?.listeners.get(binding.listenerName)?.proxyProtocol !== true) {
+      start(socket);
+      return;
+    }
+    readProxyHeader(socket, DEFAULT_PROXY_HEADER_TIMEOUT_MS, (r) => {
+      if (r.kind !== 'ok') {
+        this.#logger.debug({ listener: binding.listenerName, result: r.kind }, 'PROXY protocol header refused');
+        return;
+      }
+      if (r.source !== undefined) setProxySource(socket, r.source.address);
+      start(socket);
     });
   }
 
@@ -463,7 +505,7 @@ export class DataPlane implements WebSocketContext, H2Context {
         refuseStream(stream);
         return;
       }
-      handleStream(binding, this, stream, headers, rawHeaders, plainAddress(stream.session?.socket?.remoteAddress));
+      handleStream(binding, this, stream, headers, rawHeaders, peerAddress(stream.session?.socket));
     });
     return h2;
   }
@@ -489,6 +531,7 @@ export class DataPlane implements WebSocketContext, H2Context {
   /** Stops accepting, lets requests in flight finish (up to timeoutMs), then closes every connection. */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    const streams = this.#streams.drain(timeoutMs);
     const servers = [...this.#servers.values()];
     this.#servers.clear();
     const closed = servers.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
@@ -508,7 +551,7 @@ export class DataPlane implements WebSocketContext, H2Context {
     for (const c of this.#upgraded) c.destroy();
     for (const e of servers) e.server.closeAllConnections();
     for (const session of this.#sessions) session.destroy();
-    await Promise.all(closed);
+    await Promise.all([...closed, streams]);
   }
 }
 

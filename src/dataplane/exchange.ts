@@ -49,7 +49,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
   readonly res: GatehouseResponse;
   readonly listener: string;
   readonly start: number;
-  readonly clientAddress: string;
+  clientAddress: string;
   method: string;
   host: string;
   path: string;

@@ -95,12 +95,19 @@ class H2RequestHead implements RequestHead {
     };
     const raw: string[] = [];
     let hasHost = false;
+    let cookie: string | null = null;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const name = rawHeaders[i] as string;
       if (name.charCodeAt(0) === 58) continue;
       if (name === 'host') hasHost = true;
+      // HTTP/2 clients may split cookies into several fields; HTTP/1.1 wants one (RFC 9113 8.2.3).
+      if (name === 'cookie') {
+        cookie = cookie === null ? (rawHeaders[i + 1] as string) : `${cookie}; ${rawHeaders[i + 1]}`;
+        continue;
+      }
       raw.push(name, rawHeaders[i + 1] as string);
     }
+    if (cookie !== null) raw.push('cookie', cookie);
     // HTTP/1.1 backends need a Host; HTTP/2 clients usually send only :authority.
     if (!hasHost) raw.push('host', authority);
     this.rawHeaders = raw;
@@ -134,7 +141,7 @@ export class H2Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
   readonly stream: ExchangeStream;
   readonly listener: string;
   readonly start: number;
-  readonly clientAddress: string;
+  clientAddress: string;
   readonly grpc: boolean;
   method: string;
   host: string;

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { CompiledFilters, CompiledMirror } from '../compile/route-filters.ts';
 import { asDispatchOptions, type UpstreamDispatchOptions } from '../upstream/backend.ts';
-import { plainAddress } from './client-address.ts';
+import { peerAddress } from './client-address.ts';
 import { Exchange, type GatehouseResponse, onResponseClose, onResponseDrain } from './exchange.ts';
 import { countHost, type ListenerBinding, routeRequest } from './routing.ts';
 
@@ -13,7 +13,7 @@ export function handleRequest(binding: ListenerBinding, req: IncomingMessage, re
     req.socket.destroy();
     return;
   }
-  const peer = plainAddress(req.socket.remoteAddress);
+  const peer = peerAddress(req.socket);
   const ex = new Exchange(ctx, req, res, binding.listenerName, peer);
   res.exchange = ex;
   res.on('close', onResponseClose);

@@ -10,7 +10,7 @@ import {
 import { type CompiledFilters, rewritePath } from '../compile/route-filters.ts';
 import type { MatchInput } from '../compile/route-matcher.ts';
 import type { UpstreamBackend } from '../upstream/backend.ts';
-import type { TrustedProxies } from './client-address.ts';
+import { clientAddressOf, forwardedForOf, type TrustedProxies } from './client-address.ts';
 import type { ExchangeRecord, ExchangeSink } from './exchange.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import { normalizePath } from './request-path.ts';
@@ -52,6 +52,8 @@ export interface ListenerBinding {
 /** The part of an exchange that routing fills in, and answers through when the request goes no further. */
 export interface RoutingExchange {
   readonly method: string;
+  /** Starts as the peer; routing replaces it with the client address the trusted hops report. */
+  clientAddress: string;
   host: string;
   path: string;
   route: string;
@@ -211,6 +213,14 @@ export function routeRequest(
   }
   ex.route = route.name;
 
+  const trustedPeer = ctx.trustedProxies.has(peer);
+  const clientAddress = trustedPeer ? clientAddressOf(peer, forwardedForOf(req.rawHeaders), ctx.trustedProxies) : peer;
+  ex.clientAddress = clientAddress;
+  if (route.allow !== null && !route.allow.allows(clientAddress)) {
+    ex.respond(403, 'forbidden', false);
+    return null;
+  }
+
   if (route.action === ACTION_REDIRECT) {
     const status = route.redirect?.statusCode ?? 302;
     ex.redirect(status, locationFor(route, binding.proto, host, binding.port, path, query));
@@ -247,8 +257,9 @@ export function routeRequest(
     if (routeFilters.rewriteHost !== null) hostOverride = routeFilters.rewriteHost;
   }
   let headers = upstreamRequestHeaders(req.rawHeaders, {
-    clientAddress: peer,
-    trustedPeer: ctx.trustedProxies.has(peer),
+    peer,
+    clientAddress,
+    trustedPeer,
     proto: binding.proto,
     port: binding.port,
     host: authority,

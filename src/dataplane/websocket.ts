@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { CompiledHeaderModifier } from '../compile/route-filters.ts';
 import type { UpstreamAddress } from '../upstream/backend.ts';
-import { plainAddress } from './client-address.ts';
+import { peerAddress } from './client-address.ts';
 import {
   classifyUpstreamError,
   GatehouseError,
@@ -137,7 +137,7 @@ class WebSocketExchange implements RoutingExchange, ExchangeRecord {
   readonly clientHead: Buffer;
   readonly listener: string;
   readonly start: number;
-  readonly clientAddress: string;
+  clientAddress: string;
   readonly method: string;
   host: string;
   path: string;
@@ -169,7 +169,7 @@ class WebSocketExchange implements RoutingExchange, ExchangeRecord {
     this.clientHead = head;
     this.listener = listener;
     this.start = performance.now();
-    this.clientAddress = plainAddress(client.remoteAddress);
+    this.clientAddress = peerAddress(client);
     this.method = req.method ?? '';
     this.host = '';
     this.path = req.url ?? '';

@@ -150,6 +150,8 @@ export interface HTTPListener {
   readonly protocol: 'HTTP' | 'HTTPS';
   readonly port: number;
   readonly tls?: ListenerTLS;
+  /** Accept (and require) a PROXY protocol v1/v2 header on every connection; the client address comes from it. */
+  readonly proxyProtocol?: boolean;
   readonly virtualHosts: readonly VirtualHost[];
 }
 

@@ -7,6 +7,8 @@ export class Metrics {
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'backend' | 'code'>;
   readonly activeConnections: Gauge<'listener'>;
+  readonly streamConnections: Counter<'route' | 'result'>;
+  readonly streamBytes: Counter<'route' | 'direction'>;
   readonly configReloads: Counter<'result'>;
   readonly configLastReloadSuccess: Gauge;
   readonly configDiagnostics: Gauge<'severity'>;
@@ -38,6 +40,18 @@ export class Metrics {
       name: 'gatehouse_active_connections',
       help: 'Open client connections, by listener.',
       labelNames: ['listener'],
+      registers,
+    });
+    this.streamConnections = new Counter({
+      name: 'gatehouse_tcp_connections_total',
+      help: 'Layer-4 (TCP and TLS passthrough) connections that ended, by route and result.',
+      labelNames: ['route', 'result'],
+      registers,
+    });
+    this.streamBytes = new Counter({
+      name: 'gatehouse_tcp_bytes_total',
+      help: 'Bytes through layer-4 routes, by route and direction (received from or sent to clients).',
+      labelNames: ['route', 'direction'],
       registers,
     });
     this.configReloads = new Counter({

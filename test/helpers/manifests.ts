@@ -197,3 +197,44 @@ export function referenceGrant(
     },
   };
 }
+
+/** A GRPCRoute written as in the Gateway API documentation; `spec` is passed through as given. */
+export function grpcRoute(name: string, spec: Record<string, unknown>, ns = 'default'): Manifest {
+  return { apiVersion: GW, kind: 'GRPCRoute', metadata: { name, namespace: ns }, spec };
+}
+
+export interface BackendTLSPolicySpec {
+  /** Services the policy applies to (in the policy's namespace). */
+  readonly services: readonly string[];
+  /** ConfigMaps holding the CA bundle under `ca.crt`. */
+  readonly caConfigMaps: readonly string[];
+  /** SNI sent to the backend and the name its certificate must carry. */
+  readonly hostname: string;
+}
+
+/** A BackendTLSPolicy (gateway.networking.k8s.io/v1) targeting Services, validated by CA ConfigMaps. */
+export function backendTLSPolicy(name: string, s: BackendTLSPolicySpec, ns = 'default'): Manifest {
+  return {
+    apiVersion: GW,
+    kind: 'BackendTLSPolicy',
+    metadata: { name, namespace: ns },
+    spec: {
+      targetRefs: s.services.map((service) => ({ group: '', kind: 'Service', name: service })),
+      validation: {
+        caCertificateRefs: s.caConfigMaps.map((cm) => ({ group: '', kind: 'ConfigMap', name: cm })),
+        hostname: s.hostname,
+      },
+    },
+  };
+}
+
+export function configMap(name: string, data: Record<string, string>, ns = 'default'): Manifest {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data };
+}
+
+/** A Secret of any type, its values given as text and written base64-encoded under `data`. */
+export function secret(name: string, values: Record<string, string>, ns = 'default', type = 'Opaque'): Manifest {
+  const data: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) data[key] = Buffer.from(value).toString('base64');
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, type, data };
+}
