@@ -4,7 +4,7 @@
 // a backend that demands one), and Gateway API BackendTLSPolicy (CA from a ConfigMap, hostname as SNI and the
 // name checked; a wrong hostname; a missing ConfigMap and its status).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,7 +144,6 @@ function manifests(): Manifest[] {
     ...svc('gw-mismatch', ADDR.gwMismatch),
     ...svc('gw-missing', ADDR.gwMissing),
     secret('backend-ca', { 'ca.crt': BACKEND_CA.certPem }),
-    secret('wrong-ca', { 'ca.crt': WRONG_CA.certPem }),
     secret(
       'client-cert',
       { 'tls.crt': CLIENT_CERT.certPem, 'tls.key': CLIENT_CERT.keyPem, 'ca.crt': BACKEND_CA.certPem },
@@ -194,6 +193,9 @@ before(async () => {
     await startHttpsBackend('gw-missing', ADDR.gwMissing),
   );
   writeFileSync(join(dir, 'all.yaml'), toYaml(manifests()));
+  // Rewritten by the tests that change them while gatehouse runs.
+  writeFileSync(join(dir, 'wrong-ca.yaml'), toYaml([secret('wrong-ca', { 'ca.crt': WRONG_CA.certPem })]));
+  writeFileSync(join(dir, 'late-configmap.yaml'), '');
   gh = await startGatehouse({ manifests: dir, args: ['--access-log', 'off'] });
 });
 
@@ -212,6 +214,23 @@ function assertCleanExit(code: number | null): void {
     0,
     `gatehouse exited with ${String(code)}; last log lines:\n${JSON.stringify(gh?.logs.slice(-15), null, 1)}`,
   );
+}
+
+/** Replaces a manifest file in one step, so the watcher never reads half of it. */
+function writeAtomically(file: string, objects: readonly Manifest[]): void {
+  const tmp = join(tmpdir(), `gatehouse-btls-${process.pid}-${Date.now()}.tmp`);
+  writeFileSync(tmp, toYaml(objects));
+  renameSync(tmp, join(dir, file));
+}
+
+/** Repeats a request until it gets `status` (a configuration change takes a moment); returns the last answer. */
+async function eventually(host: string, status: number, port = gh.httpPort, timeoutMs = 10_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await get(host, port);
+    if (res.status === status || Date.now() > end) return res;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 let seq = 0;
@@ -297,6 +316,17 @@ describe('Ingress backend-protocol: HTTPS', () => {
     assert.equal(res.status, 502);
     assert.equal(reached(res.path), false);
   });
+
+  test('the proxy-ssl-secret rewritten with the right CA: the Ingress works without a restart', async () => {
+    assert.equal((await get('wrongca.btls.test')).status, 502);
+    writeAtomically('wrong-ca.yaml', [secret('wrong-ca', { 'ca.crt': BACKEND_CA.certPem })]);
+    const res = await eventually('wrongca.btls.test', 200);
+    assert.equal(res.status, 200, 'still failing 10 s after the Secret changed: the old TLS settings stayed');
+    assert.equal(res.seen?.sni, BACKEND_NAME);
+    // And back: new connections are verified against the new bundle again, not a pooled connection's.
+    writeAtomically('wrong-ca.yaml', [secret('wrong-ca', { 'ca.crt': WRONG_CA.certPem })]);
+    assert.equal((await eventually('wrongca.btls.test', 502)).status, 502, 'the old CA is still trusted');
+  });
 });
 
 interface StatusEntry {
@@ -358,5 +388,14 @@ describe('Gateway API BackendTLSPolicy', () => {
     const resolved = conditions.find((c) => c.type === 'ResolvedRefs');
     assert.equal(resolved?.status, 'False', JSON.stringify(conditions));
     assert.equal(resolved?.reason, 'InvalidCACertificateRef', 'the reason Gateway API defines for this');
+  });
+
+  test('the missing ConfigMap created later: the route starts working and the policy resolves', async () => {
+    writeAtomically('late-configmap.yaml', [configMap('no-such-configmap', { 'ca.crt': BACKEND_CA.certPem })]);
+    const res = await eventually('gw-missing.btls.test', 200, gwPort);
+    assert.equal(res.status, 200);
+    assert.equal(res.seen?.sni, BACKEND_NAME);
+    const resolved = (await policyStatus('missing')).find((c) => c.type === 'ResolvedRefs');
+    assert.equal(resolved?.status, 'True');
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type ClientHttp2Session, constants } from 'node:http2';
+import { type ClientHttp2Session, constants, createServer as createHttp2Server, type Http2Session } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,14 @@ import {
 } from './helpers/manifests.ts';
 import { httpRequest } from './helpers/net.ts';
 
-const ADDR = { one: '127.0.110.1', two: '127.0.110.2', bulk: '127.0.110.3', slow: '127.0.110.4' } as const;
+const ADDR = {
+  one: '127.0.110.1',
+  two: '127.0.110.2',
+  bulk: '127.0.110.3',
+  slow: '127.0.110.4',
+  /** An HTTP/2-only (h2c) backend behind a Service port with appProtocol kubernetes.io/h2c. */
+  h2c: '127.0.110.5',
+} as const;
 const PORT = 8080;
 const CA = issueCertificate({ commonName: 'gatehouse http2 test CA', isCA: true });
 const leaf = (commonName: string, dnsNames: string[]): IssuedCertificate =>
@@ -53,6 +60,7 @@ let one: RecordingBackend;
 let two: RecordingBackend;
 let slow: RecordingBackend;
 let closeBulk: () => Promise<void> = async () => {};
+let closeH2c: () => Promise<void> = async () => {};
 const sessions: ClientHttp2Session[] = [];
 
 /** n bytes of a fixed pattern, the same on both sides, so a download can be checked without sending a hash. */
@@ -114,11 +122,54 @@ async function startBulkBackend(): Promise<() => Promise<void>> {
   return () => closeServer(server, 0);
 }
 
+/** An HTTP/2-only backend without TLS: answers {service, httpVersion, authority, path, bytes, sha256}. */
+async function startH2cBackend(): Promise<() => Promise<void>> {
+  const server = createHttp2Server();
+  const h2cBackendSessions = new Set<Http2Session>();
+  server.on('session', (session: Http2Session) => {
+    h2cBackendSessions.add(session);
+    session.on('close', () => h2cBackendSessions.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    stream.on('error', () => {});
+    stream.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+    });
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.end(
+        JSON.stringify({
+          service: 'h2c',
+          httpVersion: '2.0',
+          authority: headers[':authority'] ?? headers.host ?? null,
+          path: headers[':path'],
+          forwardedProto: headers['x-forwarded-proto'] ?? null,
+          bytes,
+          sha256: hash.digest('hex'),
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(PORT, ADDR.h2c, () => resolve());
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Sessions still open would keep close() waiting.
+      for (const s of h2cBackendSessions) s.destroy();
+    });
+}
+
 function manifests(): Manifest[] {
   const svc = (name: string, ip: string): Manifest[] =>
     service({ name, clusterIP: ip, port: PORT, targetPort: PORT, endpoints: [{ ip }] });
   const p = (path: string, name: string) => ({ path, service: name, port: PORT });
-  const common = [p('/two', 'two'), p('/bulk', 'bulk'), p('/rr', 'slow'), p('/', 'one')];
+  const common = [p('/two', 'two'), p('/bulk', 'bulk'), p('/rr', 'slow'), p('/h2c', 'h2c'), p('/', 'one')];
   return [
     ingressClass(),
     gatewayClass(),
@@ -126,6 +177,14 @@ function manifests(): Manifest[] {
     ...svc('two', ADDR.two),
     ...svc('bulk', ADDR.bulk),
     ...svc('slow', ADDR.slow),
+    ...service({
+      name: 'h2c',
+      clusterIP: ADDR.h2c,
+      port: PORT,
+      targetPort: PORT,
+      appProtocol: 'kubernetes.io/h2c',
+      endpoints: [{ ip: ADDR.h2c }],
+    }),
     ...Object.entries(CERTS).map(([name, c]) => tlsSecret(name, c.certPem, c.keyPem)),
     ingress({
       name: 'h2',
@@ -163,6 +222,7 @@ before(async () => {
   two = await startRecordingBackend({ name: 'two', host: ADDR.two, port: PORT });
   slow = await startRecordingBackend({ name: 'slow', host: ADDR.slow, port: PORT });
   closeBulk = await startBulkBackend();
+  closeH2c = await startH2cBackend();
   writeFileSync(join(dir, 'all.yaml'), toYaml(manifests()));
   gh = await startGatehouse({ manifests: dir, args: ['--access-log', 'off'] });
 });
@@ -171,7 +231,7 @@ after(async () => {
   for (const s of sessions) s.destroy();
   const code = gh === undefined ? 0 : await gh.stop();
   // Backends close whatever gatehouse did, or they would keep this process alive.
-  await Promise.all([one?.close(), two?.close(), slow?.close(), closeBulk()]);
+  await Promise.all([one?.close(), two?.close(), slow?.close(), closeBulk(), closeH2c()]);
   rmSync(dir, { recursive: true, force: true });
   assertCleanExit(code);
 });
@@ -203,6 +263,7 @@ interface EchoReply {
   readonly service: string;
   readonly host: string;
   readonly path: string;
+  readonly query: string;
   readonly headers: Record<string, string | string[]>;
   readonly bodyBytes: number;
 }
@@ -318,7 +379,7 @@ describe('HTTPS listeners: h2 and http/1.1 on the same port', () => {
     const session = await tlsSession(gh.httpsPort, 'a.h2.test');
     const q = await h2Request(session, { ':path': `${unique()}?q=1&r=a%20b`, ':authority': 'a.h2.test' });
     assert.equal(q.status, 200);
-    assert.equal((echo(q.body) as EchoReply & { query: string }).query, 'q=1&r=a%20b');
+    assert.equal(echo(q.body).query, 'q=1&r=a%20b');
     // HTTP/2 lets a client split Cookie into several fields; HTTP/1.1 wants one, joined with "; " (RFC 9113 8.2.3).
     const c = await h2Request(session, { ':path': unique(), ':authority': 'a.h2.test', cookie: ['a=1', 'b=2'] });
     assert.equal(c.status, 200);
@@ -386,6 +447,44 @@ describe('HTTPS listeners: h2 and http/1.1 on the same port', () => {
     assert.equal(h1.status, 200);
     assert.equal(echo(h1.body).service, 'two');
     assert.equal(echo(h1.body).host, 'gb.h2.test');
+  });
+});
+
+describe('HTTP/2 upstream: a Service port with appProtocol kubernetes.io/h2c', () => {
+  test('h2, h2c and HTTP/1.1 clients all reach the h2c backend over HTTP/2, bodies intact', async () => {
+    const body = randomBytes(300_000);
+    const expected = { bytes: body.length, sha256: sha256(body) };
+    const viaTls = await h2Request(
+      await tlsSession(gh.httpsPort, 'a.h2.test'),
+      { ':method': 'POST', ':path': '/h2c/tls', ':authority': 'a.h2.test' },
+      body,
+    );
+    const viaH2c = await h2Request(
+      await h2cSession(),
+      { ':method': 'POST', ':path': '/h2c/clear', ':authority': 'plain.h2.test' },
+      body,
+    );
+    const viaH1 = await https1(gh.httpsPort, 'a.h2.test', '/h2c/h1', { method: 'POST', body });
+    for (const [label, res, authority, path, proto] of [
+      ['h2 over TLS', viaTls, 'a.h2.test', '/h2c/tls', 'https'],
+      ['h2c', viaH2c, 'plain.h2.test', '/h2c/clear', 'http'],
+      ['HTTP/1.1 over TLS', viaH1, 'a.h2.test', '/h2c/h1', 'https'],
+    ] as const) {
+      assert.equal(res.status, 200, label);
+      const reply = JSON.parse(res.body.toString()) as Record<string, unknown>;
+      assert.deepEqual(
+        {
+          service: reply['service'],
+          authority: reply['authority'],
+          path: reply['path'],
+          proto: reply['forwardedProto'],
+          bytes: reply['bytes'],
+          sha256: reply['sha256'],
+        },
+        { service: 'h2c', authority, path, proto, ...expected },
+        label,
+      );
+    }
   });
 });
 

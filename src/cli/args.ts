@@ -19,6 +19,10 @@ export interface ServeArgs {
   readonly upstream: 'service' | 'endpoints';
   readonly ingressClass: string;
   readonly sslRedirect: boolean;
+  /** The Ingress ports expect a PROXY protocol header on every connection. */
+  readonly proxyProtocol: boolean;
+  /** `namespace/name` of an ingress-nginx style tcp-services ConfigMap. */
+  readonly tcpServicesConfigMap?: string;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly accessLog: boolean;
@@ -49,7 +53,13 @@ Routing:
   --ingress-class NAME         IngressClass name to serve (default gatehouse)
   --ssl-redirect on|off        redirect plain HTTP to HTTPS for Ingress hosts with TLS, unless the Ingress's
                                ssl-redirect annotation says otherwise (default off)
-  --trusted-proxies CIDR,...   peers whose X-Forwarded-For is extended rather than replaced (default none)
+  --trusted-proxies CIDR,...   peers whose X-Forwarded-For is believed and extended rather than replaced
+                               (default none)
+  --proxy-protocol             the Ingress ports (--http-port, --https-port) require a PROXY protocol v1/v2
+                               header on every connection (a load balancer in front sends it)
+  --tcp-services-configmap NS/NAME
+                               ConfigMap of TCP services as ingress-nginx reads it: "<port>":
+                               "<namespace>/<service>:<port>[:PROXY][:PROXY]" (default none)
 Limits and timeouts (durations: 500ms, 10s, 1m; bare numbers are seconds):
   --upstream-timeout D         wait for upstream response headers / between body chunks (default 60s)
   --upstream-connect-timeout D connect to an upstream (default 5s)
@@ -153,6 +163,13 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
         ? u.connectTimeoutMs
         : parseDuration('--upstream-connect-timeout', v['upstream-connect-timeout']),
   };
+  const tcpServices = v['tcp-services-configmap'];
+  if (
+    tcpServices !== undefined &&
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(tcpServices)
+  ) {
+    throw new UsageError(`--tcp-services-configmap: '${tcpServices}' is not NAMESPACE/NAME`);
+  }
   const trustedProxies = (v['trusted-proxies'] ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -168,6 +185,8 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     upstream: oneOf('--upstream', v.upstream ?? 'service', ['service', 'endpoints']),
     ingressClass: v['ingress-class'] ?? 'gatehouse',
     sslRedirect: oneOf('--ssl-redirect', v['ssl-redirect'] ?? 'off', ['on', 'off']) === 'on',
+    proxyProtocol: v['proxy-protocol'] === true,
+    ...(tcpServices !== undefined ? { tcpServicesConfigMap: tcpServices } : {}),
     logLevel: oneOf('--log-level', v['log-level'] ?? 'info', LOG_LEVELS),
     logFormat: oneOf('--log-format', v['log-format'] ?? 'json', ['json', 'text']),
     accessLog: oneOf('--access-log', v['access-log'] ?? 'on', ['on', 'off']) === 'on',
@@ -200,7 +219,9 @@ function parseServeFlags(argv: readonly string[]) {
       'log-format': { type: 'string' },
       'access-log': { type: 'string' },
       'ssl-redirect': { type: 'string' },
+      'proxy-protocol': { type: 'boolean' },
       'trusted-proxies': { type: 'string' },
+      'tcp-services-configmap': { type: 'string' },
       'upstream-timeout': { type: 'string' },
       'upstream-connect-timeout': { type: 'string' },
       'headers-timeout': { type: 'string' },

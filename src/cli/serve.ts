@@ -11,6 +11,8 @@ export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): P
       translate: {
         ingressClass: args.ingressClass,
         sslRedirect: args.sslRedirect,
+        proxyProtocol: args.proxyProtocol,
+        ...(args.tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap: args.tcpServicesConfigMap } : {}),
         upstream: args.upstream,
         httpPort: args.httpPort,
         httpsPort: args.httpsPort,

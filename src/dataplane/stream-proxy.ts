@@ -1,6 +1,6 @@
 import { createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import {
   type CompiledStreamListener,
   type CompiledStreamRoute,
@@ -8,7 +8,6 @@ import {
   STREAM_TLS_TERMINATE,
 } from '../compile/compile-stream.ts';
 import type { CompiledTable } from '../compile/compile-table.ts';
-import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
 import type { Logger } from '../observe/logger.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamAddress, UpstreamBackend } from '../upstream/backend.ts';
@@ -45,14 +44,11 @@ class StreamServer {
   readonly mode: number;
   listenerName: string;
   readonly server: Server;
-  /** For TLS termination: never listens, takes the connections once any PROXY header is read. */
-  readonly tls: TlsServer | null;
   readonly limits: StreamLimits;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly accessLog: Logger | null;
   readonly connections = new Set<Socket>();
-  defaultPair: KeyPair | null;
 
   constructor(
     host: StreamHost,
@@ -70,30 +66,9 @@ class StreamServer {
     this.logger = logger;
     this.metrics = metrics;
     this.accessLog = accessLog;
-    this.defaultPair = l.defaultPair;
     this.server = createNetServer({ allowHalfOpen: true, noDelay: true }, onStreamConnection);
     (this.server as TaggedServer).stream = this;
     this.server.maxConnections = limits.maxConnections;
-    if (l.mode === STREAM_TLS_TERMINATE) {
-      const pair = l.defaultPair as KeyPair;
-      const tls = createTlsServer({
-        ...TLS_SERVER_OPTIONS,
-        cert: pair.certPem,
-        key: pair.keyPem,
-        allowHalfOpen: true,
-        handshakeTimeout: limits.handshakeTimeoutMs,
-        SNICallback: (servername, cb) => {
-          const sni = this.listener()?.sni ?? null;
-          cb(null, sni === null ? undefined : (sni.lookup(servername) ?? sni.defaultContext));
-        },
-      });
-      tls.on('secureConnection', onTerminated);
-      tls.on('tlsClientError', onTlsClientError);
-      (tls as TaggedServer).stream = this;
-      this.tls = tls;
-    } else {
-      this.tls = null;
-    }
   }
 
   listener(): CompiledStreamListener | undefined {
@@ -118,6 +93,8 @@ class StreamConnection {
   backend: UpstreamBackend | null;
   upstream: Socket | null;
   upstreamAddress: string;
+  /** For TLS termination: the TLS socket over `client`; the plaintext side piped to the upstream. */
+  secure: TLSSocket | null;
   /** The ClientHello bytes read while looking for SNI (passthrough). */
   hello: Buffer | null;
   timer: NodeJS.Timeout | null;
@@ -135,6 +112,7 @@ class StreamConnection {
     this.backend = null;
     this.upstream = null;
     this.upstreamAddress = '';
+    this.secure = null;
     this.hello = null;
     this.timer = null;
     this.result = 'ok';
@@ -188,17 +166,23 @@ function onProxyHeader(
 function afterProxyHeader(conn: StreamConnection): void {
   const server = conn.server;
   if (server.mode === STREAM_TLS_TERMINATE) {
-    (conn.client as Socket & { gatehouseConn?: StreamConnection }).gatehouseConn = conn;
-    server.tls?.emit('connection', conn.client);
+    startTermination(conn);
     return;
   }
   if (server.mode === STREAM_TLS_PASSTHROUGH) {
     conn.timer = setTimeout(onHelloTimeout, server.limits.handshakeTimeoutMs, conn);
     conn.client.on('data', onHelloData);
+    conn.client.on('end', onEndBeforeHello);
     conn.client.resume();
     return;
   }
   route(conn, '');
+}
+
+/** The client ended before its ClientHello was complete: nothing more can come. */
+function onEndBeforeHello(this: Socket): void {
+  connOf(this).result = 'client_hello_incomplete';
+  this.destroy();
 }
 
 function onHelloTimeout(conn: StreamConnection): void {
@@ -214,6 +198,7 @@ function onHelloData(this: Socket, chunk: Buffer): void {
   const r = parseClientHello(buf);
   if (r.kind === 'incomplete' && buf.length <= MAX_CLIENT_HELLO) return;
   this.off('data', onHelloData);
+  this.off('end', onEndBeforeHello);
   this.pause();
   if (conn.timer !== null) {
     clearTimeout(conn.timer);
@@ -231,32 +216,66 @@ function onHelloData(this: Socket, chunk: Buffer): void {
   route(conn, conn.serverName);
 }
 
-/** TLS terminated by gatehouse: route on the SNI name and pipe the plaintext. */
-function onTerminated(this: TlsServer, socket: TLSSocket): void {
-  socket.disableRenegotiation();
-  const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
-  const conn = raw === undefined ? undefined : (raw as Socket & { gatehouseConn?: StreamConnection }).gatehouseConn;
-  const server = (this as TaggedServer).stream as StreamServer;
-  if (conn === undefined) {
-    socket.destroy();
+/**
+ * TLS terminated by gatehouse. The TLS socket is made here rather than by a tls.Server, so that a client that
+ * leaves before the handshake ends is closed at once and the handshake time is bounded the same way.
+ */
+function startTermination(conn: StreamConnection): void {
+  const l = conn.server.listener();
+  const sni = l?.sni ?? null;
+  if (sni === null) {
+    conn.client.destroy();
     return;
   }
-  const tconn = new StreamConnection(server, socket);
-  tconn.peer = conn.peer;
-  tconn.peerPort = conn.peerPort;
-  (socket as TaggedSocket).conn = tconn;
-  // The raw connection's bookkeeping ends with the TLS one.
-  conn.result = 'tls_terminated';
-  conn.closed = true;
-  socket.on('close', onClientClose);
-  socket.on('error', onSocketError);
-  server.connections.add(socket);
-  tconn.serverName = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
-  route(tconn, tconn.serverName);
+  const secure = new TLSSocket(conn.client, {
+    isServer: true,
+    secureContext: sni.defaultContext,
+    SNICallback: (servername, cb) => cb(null, sni.lookup(servername) ?? sni.defaultContext),
+  });
+  (secure as TaggedSocket).conn = conn;
+  conn.secure = secure;
+  conn.timer = setTimeout(onHandshakeTimeout, conn.server.limits.handshakeTimeoutMs, conn);
+  secure.on('secure', onTerminated);
+  secure.on('end', onEndBeforeSecure);
+  secure.on('error', onSocketError);
+  secure.on('close', onSecureClose);
+  secure.on('close', onClientClose);
 }
 
-function onTlsClientError(_err: Error, socket: TLSSocket): void {
-  socket.destroy();
+function onHandshakeTimeout(conn: StreamConnection): void {
+  conn.timer = null;
+  conn.result = 'tls_handshake_timeout';
+  conn.secure?.destroy();
+  conn.client.destroy();
+}
+
+function onEndBeforeSecure(this: TLSSocket): void {
+  const conn = connOf(this);
+  conn.result = 'tls_handshake_incomplete';
+  this.destroy();
+  conn.client.destroy();
+}
+
+function onSecureClose(this: TLSSocket): void {
+  connOf(this).client.destroy();
+}
+
+/** The handshake is done: route on the SNI name and pipe the plaintext. */
+function onTerminated(this: TLSSocket): void {
+  const conn = connOf(this);
+  this.off('end', onEndBeforeSecure);
+  this.disableRenegotiation();
+  if (conn.timer !== null) {
+    clearTimeout(conn.timer);
+    conn.timer = null;
+  }
+  conn.serverName = typeof this.servername === 'string' ? this.servername.toLowerCase() : '';
+  route(conn, conn.serverName);
+}
+
+/** The side of the connection that carries the client's bytes: the TLS socket when gatehouse terminates. */
+function downstream(conn: StreamConnection): Socket {
+  return conn.secure ?? conn.client;
 }
 
 function route(conn: StreamConnection, serverName: string): void {
@@ -266,21 +285,22 @@ function route(conn: StreamConnection, serverName: string): void {
   if (r === null) {
     conn.result = 'no_route';
     // An unknown name is closed cleanly: FIN, no TLS alert (gatehouse holds no certificate for it).
-    conn.client.end();
-    conn.client.destroySoon();
+    const down = downstream(conn);
+    down.end();
+    down.destroySoon();
     return;
   }
   conn.route = r;
   if (r.allow !== null && !r.allow.allows(conn.peer)) {
     conn.result = 'denied';
-    conn.client.destroy();
+    downstream(conn).destroy();
     return;
   }
   const i = r.weighted.pick();
   const backend = i < 0 ? null : (r.weighted.backends[i] as UpstreamBackend);
   if (backend === null || backend.unavailableStatus !== 0 || backend.addresses.length === 0) {
     conn.result = 'no_backend';
-    conn.client.destroy();
+    downstream(conn).destroy();
     return;
   }
   conn.backend = backend;
@@ -304,7 +324,7 @@ function onUpstreamConnectTimeout(this: Socket): void {
 
 function onUpstreamConnect(this: Socket): void {
   const conn = connOf(this);
-  const client = conn.client;
+  const client = downstream(conn);
   if (client.destroyed) {
     this.destroy();
     return;
@@ -330,7 +350,7 @@ function onUpstreamConnect(this: Socket): void {
 function onIdle(this: Socket): void {
   const conn = connOf(this);
   conn.result = 'idle_timeout';
-  conn.client.destroy();
+  downstream(conn).destroy();
   conn.upstream?.destroy();
 }
 
@@ -347,9 +367,9 @@ function onSocketError(this: Socket, err: Error & { code?: string }): void {
 }
 
 function onUpstreamClose(this: Socket): void {
-  const conn = connOf(this);
-  if (!conn.client.destroyed && (this.readableEnded === false || this.errored !== null)) conn.client.destroy();
-  else if (!conn.client.destroyed && conn.client.writableFinished && conn.client.readableEnded) conn.client.destroy();
+  const down = downstream(connOf(this));
+  if (!down.destroyed && (this.readableEnded === false || this.errored !== null)) down.destroy();
+  else if (!down.destroyed && down.writableFinished && down.readableEnded) down.destroy();
 }
 
 function onClientClose(this: Socket): void {
@@ -442,7 +462,6 @@ export class StreamListeners {
       const s = this.#servers.get(port);
       if (s !== undefined) {
         s.listenerName = l.name;
-        this.#refreshDefaultCertificate(s, l);
         continue;
       }
       const server = new StreamServer(this.#host, l, this.#limits, this.#logger, this.#metrics, this.#accessLog);
@@ -468,17 +487,6 @@ export class StreamListeners {
       this.#logger.info({ listener: l.name, port, protocol: 'TCP' }, 'listening');
     }
     return errors;
-  }
-
-  #refreshDefaultCertificate(s: StreamServer, l: CompiledStreamListener): void {
-    const pair = l.defaultPair;
-    if (s.tls === null || pair === null || s.defaultPair === pair) return;
-    try {
-      s.tls.setSecureContext({ ...TLS_SERVER_OPTIONS, cert: pair.certPem, key: pair.keyPem });
-      s.defaultPair = pair;
-    } catch (err) {
-      this.#logger.error({ listener: l.name, err: (err as Error).message }, 'default certificate rejected');
-    }
   }
 
   #close(s: StreamServer): void {

@@ -1,5 +1,5 @@
 // Decoders for the Gateway API kinds (gateway.networking.k8s.io): GatewayClass, Gateway, HTTPRoute, GRPCRoute,
-// BackendTLSPolicy, ReferenceGrant.
+// TCPRoute, TLSRoute, BackendTLSPolicy, ReferenceGrant.
 // They check what the standard-channel CRD schemas and their CEL rules check, and apply the schema defaults, so a
 // manifest folder rejects what a cluster would reject and translators never have to re-derive a default.
 import { isIP } from 'node:net';
@@ -34,7 +34,11 @@ import type {
   ParentReference,
   PolicyTargetRef,
   ReferenceGrant,
+  StreamBackendRef,
+  StreamRouteRule,
   SubjectAltName,
+  TCPRoute,
+  TLSRoute,
 } from './objects.ts';
 
 export const gatewayAPIGroup = 'gateway.networking.k8s.io';
@@ -44,6 +48,19 @@ export const gatewayAPIVersions: readonly string[] = [`${gatewayAPIGroup}/v1`, `
 
 /** BackendTLSPolicy versions read: v1alpha3 has the schema v1 kept. */
 export const backendTLSPolicyVersions: readonly string[] = [`${gatewayAPIGroup}/v1`, `${gatewayAPIGroup}/v1alpha3`];
+
+/** TCPRoute versions read: v1alpha2 (experimental channel, what most manifests use) and v1 (rules: exactly one). */
+export const tcpRouteVersions: readonly string[] = [`${gatewayAPIGroup}/v1alpha2`, `${gatewayAPIGroup}/v1`];
+
+/**
+ * TLSRoute versions read: v1 (standard channel since v1.5: hostnames required, exactly one rule), v1alpha3 (hostnames
+ * required) and v1alpha2 (hostnames optional, up to 16 rules).
+ */
+export const tlsRouteVersions: readonly string[] = [
+  `${gatewayAPIGroup}/v1`,
+  `${gatewayAPIGroup}/v1alpha3`,
+  `${gatewayAPIGroup}/v1alpha2`,
+];
 
 // List limits from the CRD schemas.
 const maxListeners = 64;
@@ -174,6 +191,10 @@ export function decodeGatewayAPIObject(ctx: Ctx, kind: string, raw: Raw, origin:
       return decodeHTTPRoute(ctx, raw, origin);
     case 'GRPCRoute':
       return decodeGRPCRoute(ctx, raw, origin);
+    case 'TCPRoute':
+      return decodeTCPRoute(ctx, raw, origin);
+    case 'TLSRoute':
+      return decodeTLSRoute(ctx, raw, origin);
     case 'BackendTLSPolicy':
       return decodeBackendTLSPolicy(ctx, raw, origin);
     case 'ReferenceGrant':
@@ -1023,6 +1044,74 @@ function decodeGRPCRoute(ctx: Ctx, raw: Raw, origin: Origin): GRPCRoute {
     ctx.fail('spec.rules', `must have at most ${maxMatchesPerRoute} matches in all (has ${total})`);
   }
   return { kind: 'GRPCRoute', metadata, spec: { parentRefs, hostnames, rules }, origin };
+}
+
+// ---------------------------------------------------------------- TCPRoute and TLSRoute
+
+function decodeStreamBackendRef(ctx: Ctx, b: Raw, bp: string): StreamBackendRef {
+  const target = decodeBackendObjectRef(ctx, b, bp);
+  let weight = ctx.int(b, 'weight', `${bp}.weight`) ?? 1;
+  if (weight < 0 || weight > maxWeight) {
+    ctx.fail(`${bp}.weight`, `must be between 0 and ${maxWeight}`);
+    weight = 1;
+  }
+  return { ...target, weight };
+}
+
+/**
+ * The rules of a TCPRoute or TLSRoute: at least one, at most `maxRulesHere`; backendRefs at most 16, and at least
+ * one when written (v1 requires them).
+ */
+function decodeStreamRules(ctx: Ctx, spec: Raw, maxRulesHere: number, backendRefsRequired: boolean): StreamRouteRule[] {
+  const rules: StreamRouteRule[] = [];
+  const names = new Map<string, string>();
+  for (const [r, rp] of listOf(ctx, spec, 'rules', 'spec.rules', maxRulesHere, true, 1)) {
+    const name = sectionNameOf(ctx, r, 'name', `${rp}.name`, false);
+    const backendRefs: StreamBackendRef[] = [];
+    const bp = `${rp}.backendRefs`;
+    for (const [b, p] of listOf(ctx, r, 'backendRefs', bp, maxBackendRefs, backendRefsRequired, 1)) {
+      backendRefs.push(decodeStreamBackendRef(ctx, b, p));
+    }
+    rules.push({ ...withOptional('name', name), backendRefs });
+    if (name !== undefined) {
+      const first = names.get(name);
+      if (first !== undefined) ctx.fail(`${rp}.name`, `duplicate rule name '${name}' (also ${first})`);
+      else names.set(name, rp);
+    }
+  }
+  return rules;
+}
+
+function apiVersionOf(raw: Raw): string {
+  const v = get(raw, 'apiVersion');
+  return typeof v === 'string' ? v : '';
+}
+
+function decodeTCPRoute(ctx: Ctx, raw: Raw, origin: Origin): TCPRoute {
+  const metadata = decodeMeta(ctx, raw, true, 'subdomain');
+  const spec = ctx.obj(raw, 'spec', 'spec', true) ?? {};
+  const v1 = apiVersionOf(raw) === `${gatewayAPIGroup}/v1`;
+  const parentRefs = decodeParentRefs(ctx, spec);
+  const rules = decodeStreamRules(ctx, spec, v1 ? 1 : maxRules, v1);
+  return { kind: 'TCPRoute', metadata, spec: { parentRefs, rules }, origin };
+}
+
+function decodeTLSRoute(ctx: Ctx, raw: Raw, origin: Origin): TLSRoute {
+  const metadata = decodeMeta(ctx, raw, true, 'subdomain');
+  const spec = ctx.obj(raw, 'spec', 'spec', true) ?? {};
+  const version = apiVersionOf(raw);
+  const v1 = version === `${gatewayAPIGroup}/v1`;
+  const alpha2 = version === `${gatewayAPIGroup}/v1alpha2`;
+  const parentRefs = decodeParentRefs(ctx, spec);
+  // v1alpha2: optional, at most 16; v1alpha3: 1 to 16; v1: 1 to 1024.
+  const hostnames: string[] = [];
+  const written = stringsOf(ctx, spec, 'hostnames', 'spec.hostnames', v1 ? 1024 : maxHostnames);
+  if (!alpha2 && written.length === 0) ctx.fail('spec.hostnames', 'must have at least one hostname');
+  for (const [h, hp] of written) {
+    if (checkHostname(ctx, h, hp, true)) hostnames.push(h);
+  }
+  const rules = decodeStreamRules(ctx, spec, v1 ? 1 : maxRules, v1);
+  return { kind: 'TLSRoute', metadata, spec: { parentRefs, hostnames, rules }, origin };
 }
 
 // ---------------------------------------------------------------- BackendTLSPolicy

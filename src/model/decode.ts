@@ -15,7 +15,13 @@ import {
   msgLabel,
   msgSubdomain,
 } from './decode-common.ts';
-import { backendTLSPolicyVersions, decodeGatewayAPIObject, gatewayAPIVersions } from './decode-gatewayapi.ts';
+import {
+  backendTLSPolicyVersions,
+  decodeGatewayAPIObject,
+  gatewayAPIVersions,
+  tcpRouteVersions,
+  tlsRouteVersions,
+} from './decode-gatewayapi.ts';
 import type {
   ConfigMap,
   Endpoint,
@@ -61,6 +67,9 @@ export const readApiVersions: Readonly<Record<string, string>> = {
   Gateway: 'gateway.networking.k8s.io/v1',
   HTTPRoute: 'gateway.networking.k8s.io/v1',
   GRPCRoute: 'gateway.networking.k8s.io/v1',
+  // TCPRoute is experimental: v1alpha2 is what clusters serve. TLSRoute is standard (v1) since Gateway API v1.5.
+  TCPRoute: 'gateway.networking.k8s.io/v1alpha2',
+  TLSRoute: 'gateway.networking.k8s.io/v1',
   BackendTLSPolicy: 'gateway.networking.k8s.io/v1',
   // Most published manifests still use v1beta1, and it is the version older clusters serve.
   ReferenceGrant: 'gateway.networking.k8s.io/v1beta1',
@@ -76,6 +85,8 @@ export const alsoReadApiVersions: Readonly<Record<string, readonly string[]>> = 
   HTTPRoute: gatewayAPIVersions,
   ReferenceGrant: gatewayAPIVersions,
   BackendTLSPolicy: backendTLSPolicyVersions,
+  TCPRoute: tcpRouteVersions,
+  TLSRoute: tlsRouteVersions,
 };
 
 function readsApiVersion(kind: string, apiVersion: string): boolean {

@@ -346,6 +346,44 @@ export interface GRPCRoute {
   readonly origin: Origin;
 }
 
+/** A backendRef of a TCPRoute or TLSRoute, defaults applied: group "", kind Service, weight 1. */
+export interface StreamBackendRef extends BackendObjectRef {
+  readonly weight: number;
+}
+
+/** A TCPRoute or TLSRoute rule: connections go to its backendRefs by weight. */
+export interface StreamRouteRule {
+  readonly name?: string;
+  /** May be empty in v1alpha2 (the connection is then refused). */
+  readonly backendRefs: readonly StreamBackendRef[];
+}
+
+/** TCPRoute (v1alpha2, and v1 where a cluster serves it): every connection on the listener's port. */
+export interface TCPRoute {
+  readonly kind: 'TCPRoute';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly parentRefs: readonly ParentReference[];
+    /** At least one. */
+    readonly rules: readonly StreamRouteRule[];
+  };
+  readonly origin: Origin;
+}
+
+/** TLSRoute (v1alpha2, v1alpha3 and v1): connections chosen by the SNI name of the TLS ClientHello. */
+export interface TLSRoute {
+  readonly kind: 'TLSRoute';
+  readonly metadata: ObjectMeta;
+  readonly spec: {
+    readonly parentRefs: readonly ParentReference[];
+    /** SNI names, exact or `*.suffix`, as written; empty (v1alpha2 only) means the listener's. */
+    readonly hostnames: readonly string[];
+    /** At least one. */
+    readonly rules: readonly StreamRouteRule[];
+  };
+  readonly origin: Origin;
+}
+
 /** A policy's `targetRefs` entry (LocalPolicyTargetReferenceWithSectionName). */
 export interface PolicyTargetRef {
   readonly group: string;
@@ -399,6 +437,8 @@ export type KubeObject =
   | Gateway
   | HTTPRoute
   | GRPCRoute
+  | TCPRoute
+  | TLSRoute
   | BackendTLSPolicy
   | ReferenceGrant;
 export type Kind = KubeObject['kind'];

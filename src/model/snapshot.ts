@@ -13,6 +13,8 @@ import type {
   ReferenceGrant,
   Secret,
   Service,
+  TCPRoute,
+  TLSRoute,
 } from './objects.ts';
 import { keyOf } from './objects.ts';
 
@@ -42,6 +44,8 @@ export class Snapshot {
   readonly gateways: readonly Gateway[];
   readonly httpRoutes: readonly HTTPRoute[];
   readonly grpcRoutes: readonly GRPCRoute[];
+  readonly tcpRoutes: readonly TCPRoute[];
+  readonly tlsRoutes: readonly TLSRoute[];
   readonly backendTLSPolicies: readonly BackendTLSPolicy[];
   readonly referenceGrants: readonly ReferenceGrant[];
   readonly #services: ReadonlyMap<string, Service>;
@@ -61,6 +65,8 @@ export class Snapshot {
     const gateways: Gateway[] = [];
     const httpRoutes: HTTPRoute[] = [];
     const grpcRoutes: GRPCRoute[] = [];
+    const tcpRoutes: TCPRoute[] = [];
+    const tlsRoutes: TLSRoute[] = [];
     const backendTLSPolicies: BackendTLSPolicy[] = [];
     const referenceGrants: ReferenceGrant[] = [];
     for (const o of objects) {
@@ -98,6 +104,12 @@ export class Snapshot {
         case 'GRPCRoute':
           grpcRoutes.push(o);
           break;
+        case 'TCPRoute':
+          tcpRoutes.push(o);
+          break;
+        case 'TLSRoute':
+          tlsRoutes.push(o);
+          break;
         case 'BackendTLSPolicy':
           backendTLSPolicies.push(o);
           break;
@@ -117,6 +129,8 @@ export class Snapshot {
     this.gateways = gateways.sort(byKey);
     this.httpRoutes = httpRoutes.sort(byKey);
     this.grpcRoutes = grpcRoutes.sort(byKey);
+    this.tcpRoutes = tcpRoutes.sort(byKey);
+    this.tlsRoutes = tlsRoutes.sort(byKey);
     this.backendTLSPolicies = backendTLSPolicies.sort(byKey);
     this.referenceGrants = referenceGrants.sort(byKey);
     this.#services = new Map(this.services.map((s) => [nsName(s.metadata.namespace, s.metadata.name), s]));

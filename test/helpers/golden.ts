@@ -77,10 +77,12 @@ export function runGoldenCases<O extends { readonly upstream: 'service' | 'endpo
     const file = join(dir, 'options.yaml');
     if (!existsSync(file)) return suite.baseOptions;
     const raw: unknown = parse(readFileSync(file, 'utf8'));
-    const upstream = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['upstream'] : undefined;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${file}: must be a map`);
+    // Other keys are translator options of the area (e.g. tcpServicesConfigMap for Ingress), passed as written.
+    const { upstream = suite.baseOptions.upstream, ...rest } = raw as Record<string, unknown>;
     if (upstream !== 'service' && upstream !== 'endpoints')
       throw new Error(`${file}: upstream must be service|endpoints`);
-    return { ...suite.baseOptions, upstream };
+    return { ...suite.baseOptions, ...rest, upstream } as O;
   };
 
   const translateText = (text: string, file: string, options: O): TranslateResult => {

@@ -27,6 +27,8 @@ export interface ServiceSpec {
   readonly port: number;
   readonly portName?: string;
   readonly targetPort: number;
+  /** The Service port's appProtocol, e.g. `kubernetes.io/h2c`. */
+  readonly appProtocol?: string;
   /** Pod addresses; each listens on targetPort. */
   readonly endpoints: readonly { readonly ip: string; readonly ready?: boolean }[];
 }
@@ -40,7 +42,17 @@ export function service(s: ServiceSpec): Manifest[] {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: s.name, namespace },
-      spec: { clusterIP: s.clusterIP, ports: [{ name: portName, port: s.port, targetPort: s.targetPort }] },
+      spec: {
+        clusterIP: s.clusterIP,
+        ports: [
+          {
+            name: portName,
+            port: s.port,
+            targetPort: s.targetPort,
+            ...(s.appProtocol === undefined ? {} : { appProtocol: s.appProtocol }),
+          },
+        ],
+      },
     },
     {
       apiVersion: 'discovery.k8s.io/v1',

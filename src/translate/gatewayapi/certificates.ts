@@ -1,5 +1,5 @@
-// Certificates of HTTPS listeners: which Secrets `tls.certificateRefs` name, whether the Gateway may use them
-// (ReferenceGrant), and whether they hold a key pair TLS can serve. Checking the PEM here, not only when the data
+// Certificates of HTTPS (and TLS Terminate) listeners: which Secrets `tls.certificateRefs` name, whether the
+// Gateway may use them (ReferenceGrant), and whether they hold a key pair TLS can serve. Checking the PEM here, not only when the data
 // plane loads it, is what lets a listener with a broken Secret report ResolvedRefs=False instead of claiming to be
 // programmed; parsing is computation on the snapshot, so the translator stays pure.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
@@ -78,7 +78,7 @@ export function keyPairProblem(secret: Secret): string | null {
   return problem;
 }
 
-/** Resolves every certificateRef of an HTTPS listener. */
+/** Resolves every certificateRef of an HTTPS (or TLS Terminate) listener. */
 export function resolveListenerTLS(snapshot: Snapshot, gateway: Gateway, spec: GatewayListener): ListenerTLSResolution {
   const gatewayNamespace = gateway.metadata.namespace;
   const refs = spec.tls?.certificateRefs ?? [];

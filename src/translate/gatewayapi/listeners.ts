@@ -33,9 +33,9 @@ export interface ListenerInfo {
   readonly index: number;
   /** Lower-case hostname, `*` when the listener has none. */
   readonly pattern: string;
-  /** Protocols gatehouse serves on Gateway listeners (HTTP and HTTPS, for now). */
+  /** Protocols gatehouse serves on Gateway listeners: HTTP, HTTPS, TLS and TCP. */
   readonly supportedProtocol: boolean;
-  /** HTTPS listeners: their certificateRefs, resolved; undefined for other protocols. */
+  /** HTTPS and TLS Terminate listeners: their certificateRefs, resolved; undefined for other protocols. */
   readonly tls: ListenerTLSResolution | undefined;
   /** The route kinds the listener admits and gatehouse serves on it. */
   readonly supportedKinds: readonly RouteKind[];
@@ -48,10 +48,11 @@ export interface ListenerInfo {
   readonly attachedRoutes: Set<string>;
 }
 
-/** Route kinds gatehouse serves on HTTP and HTTPS listeners, in the order supportedKinds lists them. */
-const SERVED_KINDS: readonly string[] = ['HTTPRoute', 'GRPCRoute'];
-
-/** The route kinds each standard protocol carries when allowedRoutes.kinds is empty. */
+/**
+ * The route kinds each standard protocol carries when allowedRoutes.kinds is empty, in the order supportedKinds
+ * lists them; for the protocols gatehouse serves, also the only kinds it serves there (a TCPRoute on a TLS
+ * listener is implementation-specific in the specification, and not supported).
+ */
 const PROTOCOL_KINDS: Readonly<Record<string, readonly string[]>> = {
   HTTP: ['HTTPRoute', 'GRPCRoute'],
   HTTPS: ['HTTPRoute', 'GRPCRoute'],
@@ -60,7 +61,17 @@ const PROTOCOL_KINDS: Readonly<Record<string, readonly string[]>> = {
   UDP: ['UDPRoute'],
 };
 
-const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS']);
+const SERVED_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+
+/** Whether the listener terminates TLS with its certificateRefs: HTTPS, and TLS in Terminate mode. */
+export function terminatesTLS(spec: GatewayListener): boolean {
+  return spec.protocol === 'HTTPS' || (spec.protocol === 'TLS' && spec.tls?.mode !== 'Passthrough');
+}
+
+/** The protocol as conflicts see it: TLS listeners in Passthrough and Terminate mode cannot share a port. */
+export function protocolKey(spec: GatewayListener): string {
+  return spec.protocol === 'TLS' ? `TLS ${spec.tls?.mode ?? 'Terminate'}` : spec.protocol;
+}
 
 export function listenerLabel(l: ListenerInfo): string {
   const g = l.gateway.gateway.metadata;
@@ -88,23 +99,22 @@ function kindsOf(spec: GatewayListener): {
   invalid: RouteKind[];
   admitted: Set<string>;
 } {
+  // A route kind only ever attaches to a listener whose protocol carries it, whatever allowedRoutes lists.
   const defaults = PROTOCOL_KINDS[spec.protocol] ?? [];
   const served = SERVED_PROTOCOLS.has(spec.protocol);
   if (spec.allowedRoutes.kinds.length === 0) {
-    const supported = served
-      ? defaults.filter((k) => SERVED_KINDS.includes(k)).map((kind) => ({ group: GATEWAY_API_GROUP, kind }))
-      : [];
+    const supported = served ? defaults.map((kind) => ({ group: GATEWAY_API_GROUP, kind })) : [];
     return { supported, invalid: [], admitted: new Set(defaults) };
   }
   const supported: RouteKind[] = [];
   const invalid: RouteKind[] = [];
   const admitted = new Set<string>();
   for (const k of spec.allowedRoutes.kinds) {
-    const inGroup = k.group === GATEWAY_API_GROUP;
-    if (inGroup) admitted.add(k.kind);
+    const carried = k.group === GATEWAY_API_GROUP && defaults.includes(k.kind);
+    if (carried) admitted.add(k.kind);
     // Unsupported protocols list no kinds at all: nothing can be served there whatever the spec admits.
     if (!served) continue;
-    if (inGroup && SERVED_KINDS.includes(k.kind)) {
+    if (carried) {
       if (!supported.some((s) => s.kind === k.kind)) supported.push({ group: GATEWAY_API_GROUP, kind: k.kind });
     } else {
       invalid.push({ group: k.group, kind: k.kind });
@@ -124,7 +134,7 @@ export function gatewayInfos(snapshot: Snapshot, gateways: readonly Gateway[]): 
         index,
         pattern: listenerPattern(spec.hostname),
         supportedProtocol: SERVED_PROTOCOLS.has(spec.protocol),
-        tls: spec.protocol === 'HTTPS' ? resolveListenerTLS(snapshot, gateway, spec) : undefined,
+        tls: terminatesTLS(spec) ? resolveListenerTLS(snapshot, gateway, spec) : undefined,
         supportedKinds: kinds.supported,
         invalidKinds: kinds.invalid,
         admittedKinds: kinds.admitted,
@@ -144,24 +154,30 @@ function gatewayLabel(g: GatewayInfo): string {
  * Marks conflicting listeners. Per port, the oldest Gateway decides the protocol and owns each hostname; a later
  * Gateway's listener that disagrees is Conflicted. Within one Gateway no listener is picked over another, as the
  * specification asks: listeners of one Gateway that collide are all Conflicted.
+ *
+ * Protocols that cannot share a port here: HTTP, HTTPS, TLS Passthrough, TLS Terminate and TCP are all different
+ * (the specification lets HTTPS and TLS share one when hostnames tell them apart; gatehouse's data plane serves a
+ * port one way). UDP is another transport: UDP listeners only meet other UDP listeners.
  */
 export function markConflicts(gateways: readonly GatewayInfo[]): void {
-  const byPort = new Map<number, GatewayInfo[]>();
+  const byPort = new Map<string, { port: number; owners: GatewayInfo[] }>();
+  const keyOf = (l: ListenerInfo): string => `${l.spec.port}/${l.spec.protocol === 'UDP' ? 'udp' : 'tcp'}`;
   for (const g of gateways) {
     for (const l of g.listeners) {
-      const list = byPort.get(l.spec.port);
-      if (list === undefined) byPort.set(l.spec.port, [g]);
-      else if (!list.includes(g)) list.push(g);
+      const key = keyOf(l);
+      const entry = byPort.get(key);
+      if (entry === undefined) byPort.set(key, { port: l.spec.port, owners: [g] });
+      else if (!entry.owners.includes(g)) entry.owners.push(g);
     }
   }
-  for (const [port, owners] of byPort) {
-    const onPort = (g: GatewayInfo): ListenerInfo[] => g.listeners.filter((l) => l.spec.port === port);
+  for (const [key, { port, owners }] of byPort) {
+    const onPort = (g: GatewayInfo): ListenerInfo[] => g.listeners.filter((l) => keyOf(l) === key);
     let protocol: string | undefined;
     let protocolOwner: GatewayInfo | undefined;
     for (const g of owners) {
       const ls = onPort(g);
       if (protocol === undefined) {
-        const protocols = [...new Set(ls.map((l) => l.spec.protocol))];
+        const protocols = [...new Set(ls.map((l) => protocolKey(l.spec)))];
         if (protocols.length === 1) {
           protocol = protocols[0];
           protocolOwner = g;
@@ -176,7 +192,7 @@ export function markConflicts(gateways: readonly GatewayInfo[]): void {
         continue;
       }
       for (const l of ls) {
-        if (l.spec.protocol !== protocol && protocolOwner !== undefined) {
+        if (protocolKey(l.spec) !== protocol && protocolOwner !== undefined) {
           l.conflict = {
             reason: 'ProtocolConflict',
             message: `port ${port} already serves ${protocol} for ${gatewayLabel(protocolOwner)}`,
@@ -199,9 +215,11 @@ export function markConflicts(gateways: readonly GatewayInfo[]): void {
             message: `another listener of this Gateway on port ${port} has ${host} too`,
           };
         } else if (owner !== undefined) {
+          // TCP and UDP listeners have no hostname: one port serves one of them.
+          const what = l.spec.protocol === 'TCP' || l.spec.protocol === 'UDP' ? l.spec.protocol : host;
           l.conflict = {
             reason: 'HostnameConflict',
-            message: `port ${port} with ${host} is already served for ${gatewayLabel(owner)}`,
+            message: `port ${port} with ${what} is already served for ${gatewayLabel(owner)}`,
           };
         }
       }
@@ -253,6 +271,13 @@ export function listenerDiagnostics(g: GatewayInfo, diagnostics: Diagnostic[]): 
         severity: 'warning',
         object: g.source,
         message: `${where}: ${tls.certificates.length} certificateRefs; only the first (Secret ${first.namespace}/${first.name}) is served`,
+      });
+    }
+    if (l.spec.protocol === 'TLS' && l.spec.tls?.mode === 'Passthrough' && l.spec.tls.certificateRefs.length > 0) {
+      diagnostics.push({
+        severity: 'warning',
+        object: g.source,
+        message: `${where}: tls.certificateRefs are ignored in Passthrough mode (TLS is not terminated)`,
       });
     }
     if (l.invalidKinds.length > 0) {

@@ -143,7 +143,7 @@ export function referenceGranted(
   fromNamespace: string,
   toNamespace: string,
   name: string,
-  fromKind: RouteObject['kind'] = 'HTTPRoute',
+  fromKind: string = 'HTTPRoute',
 ): boolean {
   return snapshot.referenceGrants.some(
     (g) =>

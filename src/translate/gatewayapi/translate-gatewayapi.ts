@@ -9,14 +9,18 @@ import type {
   ParentRefStatus,
   Route,
   RouteParentStatus,
+  SourceRanges,
   SourceRef,
   StatusEntry,
+  StreamListener,
+  StreamRoute,
   TranslateResult,
   VirtualHost,
 } from '../../ir/types.ts';
-import type { Gateway, ParentReference } from '../../model/objects.ts';
+import type { Gateway, ObjectMeta, ParentReference } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import type { UpstreamMode } from '../backends.ts';
+import { PROXY_PROTOCOL_ANNOTATION, proxyProtocolListeners, routePolicyOf } from './annotations.ts';
 import {
   BackendTLSIndex,
   type ClientCertificate,
@@ -41,6 +45,7 @@ import {
   markConflicts,
 } from './listeners.ts';
 import { type BackendContext, type BuiltMatch, type BuiltRoute, buildHTTPRoute, type RouteObject } from './routes.ts';
+import { type BuiltStreamRoute, buildStreamRoute, type StreamRouteObject } from './stream-routes.ts';
 
 export { GATEWAY_API_GROUP, GATEWAY_CONTROLLER_NAME } from './conditions.ts';
 
@@ -50,10 +55,22 @@ export interface GatewayAPITranslateOptions {
   readonly upstream: UpstreamMode;
 }
 
-/** Name of the IR listener that serves every HTTP (or every HTTPS) Gateway listener on `port`. */
-export function gatewayListenerName(port: number, protocol: 'HTTP' | 'HTTPS' = 'HTTP'): string {
-  return protocol === 'HTTPS' ? `gateway-https-${port}` : `gateway-http-${port}`;
+/** Name of the IR listener that serves every HTTP (or HTTPS, TLS, TCP) Gateway listener on `port`. */
+export function gatewayListenerName(port: number, protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' = 'HTTP'): string {
+  return `gateway-${protocol.toLowerCase()}-${port}`;
 }
+
+/** What attaching a route through a parentRef needs to know, whatever the route's kind. */
+interface Attachable {
+  readonly route: { readonly kind: string; readonly metadata: ObjectMeta };
+  readonly source: SourceRef;
+  /** The route's hostnames, lower-case; empty means the listener's. */
+  readonly hostnames: readonly string[];
+  readonly built: Pick<BuiltRoute, 'refProblems' | 'invalidRules' | 'ruleCount'>;
+}
+
+/** Where a route attached through one parentRef and is served: listeners with their effective hosts. */
+type Served = readonly { readonly listener: ListenerInfo; readonly hosts: readonly string[] }[];
 
 interface RouteInfo {
   readonly route: RouteObject;
@@ -76,9 +93,33 @@ interface Entry {
   readonly built: BuiltRoute;
 }
 
+/** A TCPRoute or TLSRoute, built once: its backends do not depend on the Gateway. */
+interface StreamInfo {
+  readonly route: StreamRouteObject;
+  readonly source: SourceRef;
+  /** Position in age order among stream routes: lower is older. */
+  readonly rank: number;
+  readonly built: BuiltStreamRoute;
+  /** TLSRoute hostnames, lower-case; empty means the listener's. Always empty for TCPRoutes. */
+  readonly hostnames: readonly string[];
+}
+
+/** A stream route served on a listener, with its effective hosts there (`*`: any SNI name, or TCP). */
+interface StreamEntry {
+  readonly info: StreamInfo;
+  readonly listener: ListenerInfo;
+  readonly hosts: readonly string[];
+}
+
+/** A build whose routes admit only `allow` (gatehouse.dev/source-ranges); the build itself when there is none. */
+function withAllow(built: BuiltRoute, allow: SourceRanges | undefined): BuiltRoute {
+  if (allow === undefined) return built;
+  return { ...built, matches: built.matches.map((m) => ({ ...m, route: { ...m.route, allow } })) };
+}
+
 /** A route accepted on a listener, for the HTTPRoute/GRPCRoute hostname conflict rule. */
 interface Attachment {
-  readonly kind: RouteObject['kind'];
+  readonly kind: string;
   readonly label: string;
   readonly hosts: readonly string[];
 }
@@ -87,7 +128,6 @@ interface Attachment {
 interface AttachState {
   readonly snapshot: Snapshot;
   readonly options: GatewayAPITranslateOptions;
-  readonly entries: Entry[];
   readonly diagnostics: Diagnostic[];
   /** Accepted attachments by route kind and listener, for the hostname conflict rule. */
   readonly attachments: Map<string, Map<ListenerInfo, Attachment[]>>;
@@ -210,15 +250,16 @@ interface ParentOutcome {
 
 /**
  * Attaches one route through one parentRef: the listeners it selects, which of them admit it (namespace, kind,
- * hostname), and the Accepted condition that results. Attachments to served listeners become entries.
+ * hostname), and the Accepted condition that results. Attachments to served listeners are handed to `serve`.
  */
 function attachParent(
   state: AttachState,
-  info: RouteInfo,
+  info: Attachable,
   ref: ParentReference,
   gateway: GatewayInfo | undefined,
+  serve: (gateway: GatewayInfo, served: Served) => void,
 ): ParentOutcome {
-  const { snapshot, options, entries } = state;
+  const { snapshot, options } = state;
   const meta = info.route.metadata;
   const kind = info.route.kind;
   const parentRef = parentRefStatus(ref, meta.namespace);
@@ -270,10 +311,14 @@ function attachParent(
     }
     // An HTTPRoute and a GRPCRoute must not share a hostname on a listener: the older one (routes attach in age
     // order) keeps the listener, as the GRPCRoute specification requires.
-    const clash = state.attachments
-      .get(kind === 'GRPCRoute' ? 'HTTPRoute' : 'GRPCRoute')
-      ?.get(l)
-      ?.find((a) => a.hosts.some((h) => hosts.some((x) => hostnameIntersection(h, x) !== undefined)));
+    const rival = kind === 'GRPCRoute' ? 'HTTPRoute' : kind === 'HTTPRoute' ? 'GRPCRoute' : undefined;
+    const clash =
+      rival === undefined
+        ? undefined
+        : state.attachments
+            .get(rival)
+            ?.get(l)
+            ?.find((a) => a.hosts.some((h) => hosts.some((x) => hostnameIntersection(h, x) !== undefined)));
     if (clash !== undefined) {
       conflicts.push(`${listenerLabel(l)} already serves ${clash.label}, which is older and shares a hostname`);
       continue;
@@ -303,8 +348,7 @@ function attachParent(
       if (list === undefined) ofKind.set(a.listener, [attachment]);
       else list.push(attachment);
     }
-    const built = state.buildFor(info, gateway);
-    for (const a of served) for (const host of a.hosts) entries.push({ info, listener: a.listener, host, built });
+    serve(gateway, served);
     for (const c of conflicts) {
       state.diagnostics.push({ severity: 'warning', object: info.source, message: `HostnameConflict: ${c}` });
     }
@@ -323,7 +367,7 @@ function attachParent(
   return finish(condition('Accepted', false, 'NotAllowedByListeners', notAllowed.join('; '), meta));
 }
 
-function resolvedRefsCondition(info: RouteInfo): Condition {
+function resolvedRefsCondition(info: Attachable): Condition {
   const meta = info.route.metadata;
   const problems = info.built.refProblems;
   const first = problems[0];
@@ -331,7 +375,7 @@ function resolvedRefsCondition(info: RouteInfo): Condition {
   return condition('ResolvedRefs', false, first.reason, problems.map((p) => p.message).join('; '), meta);
 }
 
-function partiallyInvalidCondition(info: RouteInfo): Condition | undefined {
+function partiallyInvalidCondition(info: Attachable): Condition | undefined {
   const invalid = info.built.invalidRules;
   if (invalid.length === 0) return undefined;
   return condition('PartiallyInvalid', true, 'UnsupportedValue', invalid.join('; '), info.route.metadata);
@@ -427,6 +471,78 @@ function listenerCertificates(
   };
 }
 
+/** The IR route of a stream route template, with the hostnames it has on one port. */
+function streamRoute(template: Omit<StreamRoute, 'hostnames'>, hostnames: readonly string[]): StreamRoute {
+  const { name, source, ...rest } = template;
+  return { name, source, hostnames, ...rest };
+}
+
+function streamLabel(info: StreamInfo): string {
+  return `${info.route.kind} ${info.route.metadata.namespace}/${info.route.metadata.name}`;
+}
+
+/** The stream routes attached on a port, each once, oldest first. */
+function attachedOnPort(entries: readonly StreamEntry[]): StreamInfo[] {
+  return [...new Set(entries.map((e) => e.info))]
+    .filter((i) => i.built.route !== undefined)
+    .sort((a, b) => a.rank - b.rank);
+}
+
+/**
+ * A TCP port carries one route: the oldest TCPRoute attached to it. Younger ones stay Accepted and counted in
+ * attachedRoutes (as the conformance test TCPRouteMultipleRoutesAttachment asks) but carry no traffic.
+ */
+function tcpRoutesOf(port: number, entries: readonly StreamEntry[], diagnostics: Diagnostic[]): StreamRoute[] {
+  const [winner, ...others] = attachedOnPort(entries);
+  if (winner?.built.route === undefined) return [];
+  for (const o of others) {
+    diagnostics.push({
+      severity: 'warning',
+      object: o.source,
+      message: `not served on port ${port}: ${streamLabel(winner)} is older and takes every connection there`,
+    });
+  }
+  return [streamRoute(winner.built.route, [])];
+}
+
+/**
+ * The routes of a TLS port. Each route takes the hostnames it has in common with the listeners it attached to on
+ * the port (`*`: any SNI name). An SNI name (or the catch-all) taken by an older route is not given to a younger
+ * one; a route left with nothing is not served. Routes come with their most specific name first: exact names,
+ * then wildcards by longest suffix, then catch-alls.
+ */
+function tlsRoutesOf(port: number, entries: readonly StreamEntry[], diagnostics: Diagnostic[]): StreamRoute[] {
+  const owners = new Map<string, StreamInfo>();
+  const routes: StreamRoute[] = [];
+  for (const info of attachedOnPort(entries)) {
+    const template = info.built.route;
+    if (template === undefined) continue;
+    const hosts = new Set<string>();
+    for (const e of entries) if (e.info === info) for (const h of e.hosts) hosts.add(h);
+    const candidates = hosts.has(ANY_HOST) ? [ANY_HOST] : [...hosts].sort(compareHostSpecificity);
+    const kept: string[] = [];
+    for (const h of candidates) {
+      const owner = owners.get(h);
+      if (owner === undefined) {
+        owners.set(h, info);
+        kept.push(h);
+        continue;
+      }
+      const what = h === ANY_HOST ? 'every SNI name' : `SNI name ${h}`;
+      diagnostics.push({
+        severity: 'warning',
+        object: info.source,
+        message: `${what} on port ${port} already belongs to ${streamLabel(owner)}, which is older; not served by this route`,
+      });
+    }
+    if (kept.length === 0) continue;
+    routes.push(streamRoute(template, kept[0] === ANY_HOST ? [] : kept));
+  }
+  const mostSpecific = (r: StreamRoute): string => r.hostnames[0] ?? ANY_HOST;
+  // Stable sort: routes whose first names rank alike keep their age order.
+  return routes.sort((a, b) => compareHostSpecificity(mostSpecific(a), mostSpecific(b)));
+}
+
 /** A Gateway with a backend client certificate also reports whether it resolved, as ResolvedRefs. */
 function withClientCertificate(
   conditions: Condition[],
@@ -447,8 +563,8 @@ function routeKey(ref: ParentReference, routeNamespace: string): string {
 
 /**
  * Turns GatewayClasses, Gateways, HTTPRoutes and GRPCRoutes of our controller (with the BackendTLSPolicies of the
- * Services they reach) into HTTP listeners (one per port across all Gateways), plus Gateway API status for every
- * object we answer for. Pure: the same snapshot always gives the same result, whatever order its objects arrived
+ * Services they reach) into HTTP listeners, and TCPRoutes and TLSRoutes into stream listeners (one listener per port
+ * across all Gateways), plus Gateway API status for every object we answer for. Pure: the same snapshot always gives the same result, whatever order its objects arrived
  * in.
  */
 export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITranslateOptions): TranslateResult {
@@ -482,14 +598,18 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
   );
   const backendTLS = new BackendTLSIndex(snapshot);
   const baseContext: BackendContext = { snapshot, upstream: options.upstream, backendTLS };
-  const build = (route: RouteObject, source: SourceRef, bc: BackendContext): BuiltRoute =>
-    route.kind === 'GRPCRoute'
-      ? buildGRPCRoute(bc, route, source, diagnostics)
-      : buildHTTPRoute(bc, route, source, diagnostics);
+  // gatehouse.dev/source-ranges: read (and reported) once per route, applied to every build of it.
+  const allowOf = new Map<RouteObject, SourceRanges>();
+  const build = (route: RouteObject, source: SourceRef, bc: BackendContext): BuiltRoute => {
+    const built =
+      route.kind === 'GRPCRoute'
+        ? buildGRPCRoute(bc, route, source, diagnostics)
+        : buildHTTPRoute(bc, route, source, diagnostics);
+    return withAllow(built, allowOf.get(route));
+  };
   const state: AttachState = {
     snapshot,
     options,
-    entries: [],
     diagnostics,
     attachments: new Map(),
     buildFor: (info, gateway) => {
@@ -504,14 +624,11 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       return built;
     },
   };
-  const entries = state.entries;
-  // Both route kinds in one age order: the older of an HTTPRoute and a GRPCRoute that share a hostname wins.
-  const routes: RouteObject[] = [...snapshot.httpRoutes, ...snapshot.grpcRoutes].sort(
-    (a, b) => compareAge(a.metadata, b.metadata) || compareStrings(a.kind, b.kind),
-  );
-  routes.forEach((route, rank) => {
+  const entries: Entry[] = [];
+
+  /** The parentRefs of a route that name a Gateway of ours (or no Gateway at all), without repeats. */
+  const parentsOf = (route: RouteObject | StreamRouteObject) => {
     const meta = route.metadata;
-    const source = sourceOf(route.kind, meta);
     const parents: { ref: ParentReference; gateway: GatewayInfo | undefined }[] = [];
     const seen = new Set<string>();
     for (const ref of route.spec.parentRefs) {
@@ -522,18 +639,10 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       seen.add(key);
       parents.push({ ref, gateway });
     }
-    if (parents.length === 0) return;
-
-    const built = build(route, source, baseContext);
-    const info: RouteInfo = {
-      route,
-      source,
-      rank,
-      built,
-      builtFor: new Map(),
-      hostnames: route.spec.hostnames.map((h) => h.toLowerCase()),
-    };
-    const outcomes = parents.map((p) => attachParent(state, info, p.ref, p.gateway));
+    return parents;
+  };
+  const report = (route: RouteObject | StreamRouteObject, source: SourceRef, outcomes: readonly ParentOutcome[]) => {
+    const meta = route.metadata;
     for (const o of outcomes) {
       if (o.accepted) continue;
       const accepted = o.status.conditions[0];
@@ -550,6 +659,70 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       conditions: outcomes.flatMap((o) => o.status.conditions),
       parents: outcomes.map((o) => o.status),
     });
+  };
+
+  // Both route kinds in one age order: the older of an HTTPRoute and a GRPCRoute that share a hostname wins.
+  const routes: RouteObject[] = [...snapshot.httpRoutes, ...snapshot.grpcRoutes].sort(
+    (a, b) => compareAge(a.metadata, b.metadata) || compareStrings(a.kind, b.kind),
+  );
+  routes.forEach((route, rank) => {
+    const meta = route.metadata;
+    const source = sourceOf(route.kind, meta);
+    const parents = parentsOf(route);
+    if (parents.length === 0) return;
+
+    const allow = routePolicyOf(route, source, diagnostics).allow;
+    if (allow !== undefined) allowOf.set(route, allow);
+    const built = build(route, source, baseContext);
+    const info: RouteInfo = {
+      route,
+      source,
+      rank,
+      built,
+      builtFor: new Map(),
+      hostnames: route.spec.hostnames.map((h) => h.toLowerCase()),
+    };
+    const serve = (gateway: GatewayInfo, served: Served): void => {
+      const forGateway = state.buildFor(info, gateway);
+      for (const a of served) {
+        for (const host of a.hosts) entries.push({ info, listener: a.listener, host, built: forGateway });
+      }
+    };
+    report(
+      route,
+      source,
+      parents.map((p) => attachParent(state, info, p.ref, p.gateway, serve)),
+    );
+  });
+
+  // TCPRoutes and TLSRoutes, in one age order: the older route keeps a port (TCP) or an SNI name (TLS).
+  const streamEntries: StreamEntry[] = [];
+  const streamRoutes: StreamRouteObject[] = [...snapshot.tcpRoutes, ...snapshot.tlsRoutes].sort(
+    (a, b) => compareAge(a.metadata, b.metadata) || compareStrings(a.kind, b.kind),
+  );
+  streamRoutes.forEach((route, rank) => {
+    const meta = route.metadata;
+    const source = sourceOf(route.kind, meta);
+    const parents = parentsOf(route);
+    if (parents.length === 0) return;
+
+    const policy = routePolicyOf(route, source, diagnostics);
+    const built = buildStreamRoute({ snapshot, upstream: options.upstream }, route, source, policy, diagnostics);
+    const info: StreamInfo = {
+      route,
+      source,
+      rank,
+      built,
+      hostnames: route.kind === 'TLSRoute' ? route.spec.hostnames.map((h) => h.toLowerCase()) : [],
+    };
+    const serve = (_gateway: GatewayInfo, served: Served): void => {
+      for (const a of served) streamEntries.push({ info, listener: a.listener, hosts: a.hosts });
+    };
+    report(
+      route,
+      source,
+      parents.map((p) => attachParent(state, info, p.ref, p.gateway, serve)),
+    );
   });
 
   // BackendTLSPolicy ancestors: the Gateways that serve a route reaching a Service the policy targets.
@@ -615,23 +788,82 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       else list.push(l);
     }
   }
+  const ports = [...servedByPort.entries()].sort((a, b) => a[0] - b[0]);
+
+  // gatehouse.dev/proxy-protocol: which listeners of each Gateway expect a PROXY protocol header.
+  const proxyNames = new Map<GatewayInfo, ReadonlySet<string>>(
+    gateways.map((g) => [
+      g,
+      proxyProtocolListeners(
+        g.gateway.metadata,
+        g.listeners.map((l) => l.spec.name),
+        g.source,
+        diagnostics,
+      ),
+    ]),
+  );
+  /**
+   * A port reads PROXY headers only when every served listener on it asks for them: were it to read them for a
+   * listener whose Gateway did not ask, that listener's clients could claim any address (allow-lists included).
+   */
+  const proxyProtocolOf = (port: number, ls: readonly ListenerInfo[]): { proxyProtocol?: true } => {
+    const asking = ls.filter((l) => proxyNames.get(l.gateway)?.has(l.spec.name) === true);
+    if (asking.length === 0) return {};
+    if (asking.length === ls.length) return { proxyProtocol: true };
+    const others = ls
+      .filter((l) => !asking.includes(l))
+      .map(listenerLabel)
+      .join(', ');
+    for (const g of new Set(asking.map((l) => l.gateway))) {
+      diagnostics.push({
+        severity: 'warning',
+        object: g.source,
+        message: `annotation ${PROXY_PROTOCOL_ANNOTATION}: port ${port} also serves ${others}, which does not expect a PROXY protocol header; no listener on the port reads one`,
+      });
+    }
+    return {};
+  };
+
   const certificates: Certificate[] = [];
-  const listeners: HTTPListener[] = [...servedByPort.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([port, ls]): HTTPListener => {
-      // Conflicts leave one protocol per port among served listeners.
-      const protocol = ls[0]?.spec.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+  const listeners: HTTPListener[] = [];
+  const streamListeners: StreamListener[] = [];
+  for (const [port, ls] of ports) {
+    // Conflicts leave one protocol (and TLS mode) per port among served listeners.
+    const first = ls[0]?.spec;
+    if (first === undefined) continue;
+    const proxy = proxyProtocolOf(port, ls);
+    if (first.protocol === 'TCP' || first.protocol === 'TLS') {
+      const protocol = first.protocol;
       const name = gatewayListenerName(port, protocol);
-      const virtualHosts = virtualHostsOf(
-        name,
-        ls,
-        entries.filter((e) => e.listener.spec.port === port),
-      );
-      if (protocol === 'HTTP') return { name, protocol, port, virtualHosts };
-      const tls = listenerCertificates(name, ls);
-      certificates.push(...tls.certificates);
-      return { name, protocol, port, tls: tls.tls, virtualHosts };
-    });
+      const onPort = streamEntries.filter((e) => e.listener.spec.port === port);
+      const routes =
+        protocol === 'TCP' ? tcpRoutesOf(port, onPort, diagnostics) : tlsRoutesOf(port, onPort, diagnostics);
+      if (protocol === 'TCP') {
+        streamListeners.push({ name, protocol, port, ...proxy, routes });
+      } else if (first.tls?.mode === 'Passthrough') {
+        streamListeners.push({ name, protocol, port, tlsMode: 'Passthrough', ...proxy, routes });
+      } else {
+        const tls = listenerCertificates(name, ls);
+        certificates.push(...tls.certificates);
+        streamListeners.push({ name, protocol, port, tlsMode: 'Terminate', tls: tls.tls, ...proxy, routes });
+      }
+      continue;
+    }
+    const protocol = first.protocol === 'HTTPS' ? 'HTTPS' : 'HTTP';
+    const name = gatewayListenerName(port, protocol);
+    const virtualHosts = virtualHostsOf(
+      name,
+      ls,
+      entries.filter((e) => e.listener.spec.port === port),
+    );
+    if (protocol === 'HTTP') {
+      listeners.push({ name, protocol, port, ...proxy, virtualHosts });
+      continue;
+    }
+    const tls = listenerCertificates(name, ls);
+    certificates.push(...tls.certificates);
+    listeners.push({ name, protocol, port, tls: tls.tls, ...proxy, virtualHosts });
+  }
 
   // Backends of the builds that serve traffic somewhere; the oldest route naming one gives its source.
   const usedBuilds = new Map<RouteInfo, Set<BuiltRoute>>();
@@ -646,6 +878,12 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
       for (const b of built.backends) if (!backends.has(b.name)) backends.set(b.name, b);
     }
   }
+  const servedStream = new Set<string>(streamListeners.flatMap((l) => l.routes.map((r) => r.name)));
+  const streamInfos = [...new Set(streamEntries.map((e) => e.info))].sort((a, b) => a.rank - b.rank);
+  for (const info of streamInfos) {
+    if (info.built.route === undefined || !servedStream.has(info.built.route.name)) continue;
+    for (const b of info.built.backends) if (!backends.has(b.name)) backends.set(b.name, b);
+  }
 
   status.sort(
     (a, b) =>
@@ -654,6 +892,7 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
   return {
     ir: {
       listeners,
+      ...(streamListeners.length > 0 ? { streamListeners } : {}),
       backends: [...backends.values()].sort((a, b) => compareStrings(a.name, b.name)),
       certificates: certificates.sort((a, b) => compareStrings(a.name, b.name)),
     },

@@ -6,6 +6,7 @@ import type {
   PathMatch,
   Route,
   RouteAction,
+  SourceRanges,
   SourceRef,
   TranslateResult,
   VirtualHost,
@@ -13,7 +14,9 @@ import type {
 import type { Ingress, IngressBackend } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import { resolveServiceBackend, type UpstreamMode } from '../backends.ts';
+import { ingressAllowOf } from './allowlist.ts';
 import { type IngressUpstream, ingressUpstreamOf, serviceConnection } from './annotations.ts';
+import { translateTCPServices } from './tcp-services.ts';
 
 export const DEFAULT_INGRESS_CLASS = 'gatehouse';
 export const INGRESS_CONTROLLER_NAME = 'gatehouse.dev/ingress-controller';
@@ -37,6 +40,10 @@ export interface IngressTranslateOptions {
   readonly httpsPort: number;
   /** Redirect plain HTTP to HTTPS for hosts with a TLS section unless an Ingress says otherwise (default off). */
   readonly sslRedirect?: boolean;
+  /** Both Ingress listeners expect (and require) a PROXY protocol header on every connection (`--proxy-protocol`). */
+  readonly proxyProtocol?: boolean;
+  /** `namespace/name` of an ingress-nginx style tcp-services ConfigMap (`--tcp-services-configmap`). */
+  readonly tcpServicesConfigMap?: string;
 }
 
 type PathKind = 'Exact' | 'Prefix';
@@ -58,6 +65,8 @@ interface IngressInfo {
   readonly tlsHosts: ReadonlySet<string>;
   /** backend-protocol and proxy-ssl-* annotations: how its Service backends are reached. */
   readonly upstream: IngressUpstream;
+  /** allowlist-source-range (or whitelist-source-range): the client addresses every route of it admits. */
+  readonly allow: SourceRanges | undefined;
 }
 
 interface HostEntry {
@@ -332,6 +341,7 @@ function collectRoutes(
           source: info.source,
           match: { path: match, headers: [], queryParams: [] },
           action: forward(backend),
+          ...(info.allow !== undefined ? { allow: info.allow } : {}),
         },
         ingress: info,
         ruleIndex: i,
@@ -368,6 +378,7 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
     sslRedirect: sslRedirectOf(ing, options.sslRedirect === true, diagnostics),
     tlsHosts: new Set(ing.spec.tls.flatMap((t) => t.hosts.map((h) => h.toLowerCase()))),
     upstream: ingressUpstreamOf(snapshot, ing, diagnostics),
+    allow: ingressAllowOf(ing, ingressSource(ing), diagnostics),
   }));
 
   const hosts = new Map<string, HostEntry>();
@@ -406,6 +417,7 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
           source: owner.source,
           match: { path: { kind: 'Prefix', value: '/' }, headers: [], queryParams: [] },
           action: forward(backend),
+          ...(owner.allow !== undefined ? { allow: owner.allow } : {}),
         },
         ingress: owner,
       });
@@ -435,11 +447,13 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
       keyPem: c.keyPem,
     }));
 
+  const proxy = options.proxyProtocol === true ? { proxyProtocol: true } : {};
   const listeners: HTTPListener[] = [
     {
       name: INGRESS_HTTP_LISTENER,
       protocol: 'HTTP',
       port: options.httpPort,
+      ...proxy,
       virtualHosts: virtualHosts(INGRESS_HTTP_LISTENER, true),
     },
     {
@@ -447,15 +461,31 @@ export function translateIngresses(snapshot: Snapshot, options: IngressTranslate
       protocol: 'HTTPS',
       port: options.httpsPort,
       tls: { certificates: certificates.map((c) => c.name) },
+      ...proxy,
       virtualHosts: virtualHosts(INGRESS_HTTPS_LISTENER, false),
     },
   ];
+
+  const tcp =
+    options.tcpServicesConfigMap === undefined
+      ? undefined
+      : translateTCPServices(
+          snapshot,
+          {
+            configMap: options.tcpServicesConfigMap,
+            upstream: options.upstream,
+            reservedPorts: new Map(listeners.map((l) => [l.port, l.name])),
+          },
+          diagnostics,
+        );
+  for (const b of tcp?.backends ?? []) if (!book.byName.has(b.name)) book.byName.set(b.name, b);
+  const streamListeners = tcp?.listeners ?? [];
 
   // Only referenced backends were ever resolved: losing duplicates and shadowed defaults never reach the book.
   const backends = [...book.byName.values()].sort((a, b) => compareStrings(a.name, b.name));
 
   return {
-    ir: { listeners, backends, certificates },
+    ir: { listeners, ...(streamListeners.length > 0 ? { streamListeners } : {}), backends, certificates },
     status: [],
     diagnostics: sortDiagnostics(diagnostics),
   };
