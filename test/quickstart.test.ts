@@ -1,5 +1,5 @@
 // The README's quickstart: `gatehouse quickstart` (what `npm start` runs) serves examples/quickstart with its
-// demo backends, and /foo/ and /bar/ reach the Services named in the Ingress.
+// demo backends, and /foo/ and /bar/ reach the Services named in the Ingress; TCP ports 1234 and 1235 reach bar.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -56,6 +56,12 @@ test('quickstart: /foo/hello reaches Service foo, /bar/hello reaches bar, Ctrl-C
       (await httpRequest({ host: '127.0.0.1', port: http, path: '/other', headers: { host: 'localhost' } })).status,
       404,
     );
+    // Layer 4: TCP port 1234 (TCPRoute) and 1235 (tcp-services map) go straight to bar, whatever the path.
+    for (const port of [1234, 1235]) {
+      const res = await httpRequest({ host: '127.0.0.1', port, path: '/anything', headers: { host: 'localhost' } });
+      assert.equal(res.status, 200, `port ${port}`);
+      assert.equal((JSON.parse(res.body.toString('utf8')) as { service: string }).service, 'bar', `port ${port}`);
+    }
   } finally {
     child.kill('SIGINT');
   }

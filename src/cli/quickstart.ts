@@ -15,13 +15,23 @@ const DEMO_BACKENDS = [
 export async function runQuickstart(extra: readonly string[]): Promise<void> {
   const echoes = await Promise.all(DEMO_BACKENDS.map((b) => startEcho(b)));
   for (const e of echoes) process.stdout.write(`demo backend listening on ${e.url}\n`);
-  const args = parseServeArgs(['--manifests', QUICKSTART, '--log-format', 'text', ...extra]);
+  const args = parseServeArgs([
+    '--manifests',
+    QUICKSTART,
+    '--tcp-services-configmap',
+    'default/tcp-services',
+    '--log-format',
+    'text',
+    ...extra,
+  ]);
   await serve(args, async () => {
     await Promise.all(echoes.map((e) => e.close()));
   });
   process.stdout.write(
     `\ngatehouse is serving examples/quickstart on http://localhost:${args.httpPort}\n` +
       `  curl http://localhost:${args.httpPort}/foo/hello\n  curl http://localhost:${args.httpPort}/bar/hello\n` +
+      'layer 4 (TCP straight to Service bar): curl http://localhost:1234/anything (TCPRoute), ' +
+      'curl http://localhost:1235/anything (tcp-services map)\n' +
       `admin: http://${args.adminAddress}:${args.adminPort}/api/config\nCtrl-C stops everything.\n\n`,
   );
 }
