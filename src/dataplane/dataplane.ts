@@ -95,11 +95,39 @@ class PrefaceSniff {
   readonly server: Server;
   readonly http1: ConnectionListener;
   readonly h2: Http2Server;
-  constructor(server: Server, http1: ConnectionListener, h2: Http2Server) {
+  /** Connections whose first bytes have not come yet: no server tracks them, so closing them is ours to do. */
+  readonly pending = new Set<Socket>();
+  /** How long a connection may stay silent before its first bytes (the headers timeout). */
+  readonly timeoutMs: number;
+  constructor(server: Server, http1: ConnectionListener, h2: Http2Server, timeoutMs: number) {
     this.server = server;
     this.http1 = http1;
     this.h2 = h2;
+    this.timeoutMs = timeoutMs;
   }
+
+  watch(socket: SniffedSocket): void {
+    socket.sniff = this;
+    this.pending.add(socket);
+    socket.setTimeout(this.timeoutMs);
+    socket.on('timeout', onSniffTimeout);
+    socket.on('close', onSniffClose);
+    socket.on('data', onFirstData);
+  }
+
+  /** Destroys the connections that never said anything (on close and drain). */
+  closePending(): void {
+    for (const socket of this.pending) socket.destroy();
+    this.pending.clear();
+  }
+}
+
+function onSniffTimeout(this: SniffedSocket): void {
+  this.destroy();
+}
+
+function onSniffClose(this: SniffedSocket): void {
+  this.sniff?.pending.delete(this);
 }
 
 /** Whether `chunk` starts like the HTTP/2 preface: true (complete), false (not it), null (too short to say). */
@@ -126,6 +154,10 @@ function onFirstData(this: SniffedSocket, chunk: Buffer): void {
     return;
   }
   this.off('data', onFirstData);
+  this.off('timeout', onSniffTimeout);
+  this.off('close', onSniffClose);
+  this.setTimeout(0);
+  sniff.pending.delete(this);
   this.sniff = null;
   this.pause();
   this.unshift(chunk);
@@ -195,6 +227,8 @@ export class DataPlane implements WebSocketContext, H2Context {
   readonly #refused = new WeakSet<Socket>();
   readonly #upgraded = new Set<Duplex>();
   readonly #sessions = new Set<Http2Session>();
+  /** Plain listeners' connections still waiting for their first bytes, by server. */
+  readonly #sniffs = new Map<Server, PrefaceSniff>();
   readonly #streams: StreamListeners;
   #inflight = 0;
   #idle: (() => void) | null = null;
@@ -450,10 +484,10 @@ export class DataPlane implements WebSocketContext, H2Context {
     }
     const [first] = http1;
     if (first === undefined || http1.length !== 1) throw new Error('unexpected HTTP server connection listeners');
-    const sniff = new PrefaceSniff(server, first, h2);
+    const sniff = new PrefaceSniff(server, first, h2, this.#options.limits.headersTimeoutMs);
+    this.#sniffs.set(server, sniff);
     const start = (socket: Socket): void => {
-      (socket as SniffedSocket).sniff = sniff;
-      socket.on('data', onFirstData);
+      sniff.watch(socket);
       // After a PROXY header the socket is paused with what followed it unshifted.
       socket.resume();
     };
@@ -522,6 +556,8 @@ export class DataPlane implements WebSocketContext, H2Context {
   #closeServer(entry: ServerEntry): void {
     entry.server.close();
     entry.server.closeIdleConnections();
+    this.#sniffs.get(entry.server)?.closePending();
+    this.#sniffs.delete(entry.server);
     for (const session of this.#sessions) {
       if ((session.socket as Socket | undefined)?.localPort === entry.port) session.close();
     }
@@ -536,6 +572,7 @@ export class DataPlane implements WebSocketContext, H2Context {
     this.#servers.clear();
     const closed = servers.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
     for (const e of servers) e.server.closeIdleConnections();
+    for (const sniff of this.#sniffs.values()) sniff.closePending();
     // GOAWAY: streams in flight finish, no new ones start.
     for (const session of this.#sessions) session.close();
     if (this.#inflight > 0) {
