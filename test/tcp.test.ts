@@ -1,7 +1,9 @@
 // Layer 4 end to end, on 127.0.120.x: Gateway TCP listeners with TCPRoutes (echo, a Redis-like exchange,
 // half-close, 100 MB each way in bounded memory, weighted backends, metrics, source ranges, idle timeout), TLS
 // listeners with TLSRoutes (passthrough by SNI to backends that terminate TLS themselves; termination by
-// gatehouse with the plaintext piped on), and the ingress-nginx style tcp-services ConfigMap.
+// gatehouse with the plaintext piped on), and the ingress-nginx style tcp-services ConfigMap (with its :PROXY
+// flags). Backends listen on fixed uncommon ports (15000-19443, and 5432 for the quickstart's bar) of their own
+// 127.0.120.x address; gatehouse's listeners take free ports.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +40,8 @@ const ADDR = {
   tlsA: '127.0.120.10',
   tlsB: '127.0.120.11',
   bar: '127.0.120.12',
+  raw: '127.0.120.13',
+  nothing: '127.0.120.14',
   allowed: '127.0.120.50',
   denied: '127.0.120.51',
 } as const;
@@ -160,9 +164,13 @@ async function writePattern(socket: Socket, n: number, end: boolean): Promise<vo
   if (end) socket.end();
 }
 
+/** What the bulk backend read on SHUT connections, as `<count> <sha256>`, once each client's EOF arrived. */
+const shutResults: string[] = [];
+
 /**
  * The bulk backend. `UP\n` + bytes + EOF: answers `<count> <sha256>\n` only after EOF, then ends (a half-close
- * must reach it and its answer must still get back). `DOWN <n>\n`: sends n bytes of the pattern, then ends.
+ * must reach it and its answer must still get back). `SHUT\n`: answers `shut\n` and ends its side at once, then
+ * records what it still reads (shutResults). `DOWN <n>\n`: sends n bytes of the pattern, then ends.
  */
 function startBulkBackend(host: string, port: number): Promise<TcpServer> {
   return startTcpServer(host, port, (socket) => {
@@ -185,6 +193,12 @@ function startBulkBackend(host: string, port: number): Promise<TcpServer> {
       if (line === 'UP') {
         mode = 'up';
         if (rest.length > 0) onBody(rest);
+      } else if (line === 'SHUT') {
+        // The backend finishes first: it ends its side at once, then keeps reading until the client's EOF.
+        mode = 'up';
+        if (rest.length > 0) onBody(rest);
+        socket.end('shut\n');
+        socket.once('end', () => shutResults.push(`${count} ${hash.digest('hex')}`));
       } else if (line.startsWith('DOWN ')) {
         mode = 'down';
         writePattern(socket, Number(line.slice(5)), true).catch(() => socket.destroy());
@@ -193,14 +207,15 @@ function startBulkBackend(host: string, port: number): Promise<TcpServer> {
       }
     });
     socket.on('end', () => {
-      if (mode === 'up') socket.end(`${count} ${hash.digest('hex')}\n`);
+      if (mode === 'up' && socket.writable) socket.end(`${count} ${hash.digest('hex')}\n`);
+      else if (mode === 'head') socket.end();
     });
   });
 }
 
 /** Writes its name and closes: which backend a connection reached. */
 function startNamedBackend(host: string, name: string): Promise<TcpServer> {
-  return startTcpServer(host, 7100, (socket) => {
+  return startTcpServer(host, 17100, (socket) => {
     socket.end(`${name}\n`);
   });
 }
@@ -228,7 +243,7 @@ async function startTlsBackend(host: string, name: string, cert: IssuedCertifica
     s.on('close', () => sockets.delete(s));
   });
   server.on('tlsClientError', () => {});
-  await new Promise<void>((resolve) => server.listen(9443, host, resolve));
+  await new Promise<void>((resolve) => server.listen(19443, host, resolve));
   return {
     server,
     servernames,
@@ -250,16 +265,17 @@ interface TlsAttempt {
 }
 
 /**
- * A TLS client to gatehouse at port: verifies against the test CA (and servername, when given); on success
+ * A TLS client to gatehouse at port: verifies against the test CA (and servername, when given and checkName); on success
  * reads the first line. Never rejects: a refused handshake comes back as `secure: false` with the error.
  */
-function tlsAttempt(port: number, servername?: string, keepOpen = false): Promise<TlsAttempt> {
+function tlsAttempt(port: number, servername?: string, keepOpen = false, checkName = true): Promise<TlsAttempt> {
   return new Promise((resolve) => {
     const socket = tlsConnect({
       host: GH,
       port,
       ca: CA.certPem,
-      ...(servername === undefined ? { checkServerIdentity: () => undefined } : { servername }),
+      ...(servername === undefined ? {} : { servername }),
+      ...(servername === undefined || !checkName ? { checkServerIdentity: () => undefined } : {}),
     });
     let settled = false;
     const settle = (a: TlsAttempt): void => {
@@ -337,12 +353,24 @@ describe('Gateway TCP and TLS listeners', () => {
   let w2: TcpServer;
   let tlsA: TlsBackend;
   let tlsB: TlsBackend;
-  const P = { echo: 0, redis: 0, bulk: 0, split: 0, allow: 0, idle: 0, passthrough: 0, terminate: 0 };
+  const P = {
+    echo: 0,
+    redis: 0,
+    bulk: 0,
+    split: 0,
+    allow: 0,
+    idle: 0,
+    passthrough: 0,
+    terminate: 0,
+    refused: 0,
+    missing: 0,
+    catchall: 0,
+  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-tcp-'));
     for (const k of Object.keys(P) as (keyof typeof P)[]) P[k] = await freeTcpPort();
-    echo = await startTcpEcho(ADDR.echo, 5000);
+    echo = await startTcpEcho(ADDR.echo, 15000);
     w1 = await startNamedBackend(ADDR.w1, 'w1');
     w2 = await startNamedBackend(ADDR.w2, 'w2');
     tlsA = await startTlsBackend(ADDR.tlsA, 'a', CERTS.a);
@@ -353,8 +381,8 @@ describe('Gateway TCP and TLS listeners', () => {
       w2,
       tlsA,
       tlsB,
-      await startFakeRedis(ADDR.redis, 6379),
-      await startBulkBackend(ADDR.bulk, 7000),
+      await startFakeRedis(ADDR.redis, 16379),
+      await startBulkBackend(ADDR.bulk, 17000),
     );
 
     const parent = (sectionName: string) => ({ parentRefs: [{ name: 'l4', sectionName }] });
@@ -363,13 +391,14 @@ describe('Gateway TCP and TLS listeners', () => {
       join(dir, 'all.yaml'),
       toYaml([
         gatewayClass(),
-        ...tcpService('tcp-echo', ADDR.echo, 5000),
-        ...tcpService('redis', ADDR.redis, 6379),
-        ...tcpService('bulk', ADDR.bulk, 7000),
-        ...tcpService('w1', ADDR.w1, 7100),
-        ...tcpService('w2', ADDR.w2, 7100),
-        ...tcpService('tls-a', ADDR.tlsA, 9443),
-        ...tcpService('tls-b', ADDR.tlsB, 9443),
+        ...tcpService('tcp-echo', ADDR.echo, 15000),
+        ...tcpService('redis', ADDR.redis, 16379),
+        ...tcpService('bulk', ADDR.bulk, 17000),
+        ...tcpService('w1', ADDR.w1, 17100),
+        ...tcpService('w2', ADDR.w2, 17100),
+        ...tcpService('nothing', ADDR.nothing, 15000),
+        ...tcpService('tls-a', ADDR.tlsA, 19443),
+        ...tcpService('tls-b', ADDR.tlsB, 19443),
         tlsSecret('term', CERTS.term.certPem, CERTS.term.keyPem),
         rawGateway('l4', [
           tcp('echo', P.echo),
@@ -378,7 +407,10 @@ describe('Gateway TCP and TLS listeners', () => {
           tcp('split', P.split),
           tcp('allow', P.allow),
           tcp('idle', P.idle),
+          tcp('refused', P.refused),
+          tcp('missing', P.missing),
           { name: 'passthrough', port: P.passthrough, protocol: 'TLS', tls: { mode: 'Passthrough' } },
+          { name: 'catchall', port: P.catchall, protocol: 'TLS', tls: { mode: 'Passthrough' } },
           {
             name: 'terminate',
             port: P.terminate,
@@ -387,48 +419,66 @@ describe('Gateway TCP and TLS listeners', () => {
             tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'term' }] },
           },
         ]),
-        tcpRoute('echo-route', { ...parent('echo'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 5000 }] }] }),
-        tcpRoute('redis-route', { ...parent('redis'), rules: [{ backendRefs: [{ name: 'redis', port: 6379 }] }] }),
-        tcpRoute('bulk-route', { ...parent('bulk'), rules: [{ backendRefs: [{ name: 'bulk', port: 7000 }] }] }),
+        tcpRoute('echo-route', { ...parent('echo'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 15000 }] }] }),
+        tcpRoute('redis-route', { ...parent('redis'), rules: [{ backendRefs: [{ name: 'redis', port: 16379 }] }] }),
+        tcpRoute('bulk-route', { ...parent('bulk'), rules: [{ backendRefs: [{ name: 'bulk', port: 17000 }] }] }),
         tcpRoute('split-route', {
           ...parent('split'),
           rules: [
             {
               backendRefs: [
-                { name: 'w1', port: 7100, weight: 1 },
-                { name: 'w2', port: 7100, weight: 1 },
+                { name: 'w1', port: 17100, weight: 1 },
+                { name: 'w2', port: 17100, weight: 1 },
               ],
             },
           ],
         }),
         tcpRoute(
           'allow-route',
-          { ...parent('allow'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 5000 }] }] },
+          { ...parent('allow'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 15000 }] }] },
           { annotations: { 'gatehouse.dev/source-ranges': `${ADDR.allowed}/32` } },
         ),
         tcpRoute(
           'idle-route',
-          { ...parent('idle'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 5000 }] }] },
+          { ...parent('idle'), rules: [{ backendRefs: [{ name: 'tcp-echo', port: 15000 }] }] },
           { annotations: { 'gatehouse.dev/idle-timeout': '1s' } },
         ),
+        tcpRoute('refused-route', {
+          ...parent('refused'),
+          rules: [{ backendRefs: [{ name: 'nothing', port: 15000 }] }],
+        }),
+        tcpRoute('missing-route', {
+          ...parent('missing'),
+          rules: [{ backendRefs: [{ name: 'no-such-service', port: 15000 }] }],
+        }),
         tlsRoute('tls-a-route', {
           ...parent('passthrough'),
           hostnames: ['a.example.com'],
-          rules: [{ backendRefs: [{ name: 'tls-a', port: 9443 }] }],
+          rules: [{ backendRefs: [{ name: 'tls-a', port: 19443 }] }],
         }),
         tlsRoute(
           'tls-b-route',
           {
             ...parent('passthrough'),
             hostnames: ['b.example.com'],
-            rules: [{ backendRefs: [{ name: 'tls-b', port: 9443 }] }],
+            rules: [{ backendRefs: [{ name: 'tls-b', port: 19443 }] }],
           },
           { apiVersion: 'gateway.networking.k8s.io/v1' },
         ),
+        // On the catch-all listener: a.example.com goes to a, every other name (and no SNI at all) to b.
+        tlsRoute('catchall-a', {
+          ...parent('catchall'),
+          hostnames: ['a.example.com'],
+          rules: [{ backendRefs: [{ name: 'tls-a', port: 19443 }] }],
+        }),
+        tlsRoute('catchall-rest', {
+          ...parent('catchall'),
+          rules: [{ backendRefs: [{ name: 'tls-b', port: 19443 }] }],
+        }),
         tlsRoute('term-route', {
           ...parent('terminate'),
           hostnames: ['term.example.com'],
-          rules: [{ backendRefs: [{ name: 'tcp-echo', port: 5000 }] }],
+          rules: [{ backendRefs: [{ name: 'tcp-echo', port: 15000 }] }],
         }),
       ]),
     );
@@ -505,6 +555,32 @@ describe('Gateway TCP and TLS listeners', () => {
     assert.equal(got.error, null, `connection failed: ${got.error}`);
     assert.equal(got.data.toString('utf8'), `${body.length} ${sha}\n`);
     assert.ok(got.ended, 'the backend’s end reached the client as a clean FIN');
+  });
+
+  test('half-close the other way: the backend ends first, the client keeps sending and the backend gets it all', async () => {
+    const socket = await connectTcp(GH, P.bulk);
+    try {
+      const seen = shutResults.length;
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('utf8');
+      });
+      let fin = false;
+      socket.once('end', () => {
+        fin = true;
+      });
+      socket.write('SHUT\n');
+      for (const until = Date.now() + 5_000; !fin && Date.now() < until; ) await sleep(10);
+      assert.ok(fin, 'the backend’s FIN reached the client');
+      assert.equal(text, 'shut\n');
+      // The client's direction is still open: what it sends now must reach the backend, then its own FIN.
+      const body = 'sent after the backend finished';
+      socket.end(body);
+      for (const until = Date.now() + 5_000; shutResults.length === seen && Date.now() < until; ) await sleep(10);
+      assert.equal(shutResults[seen], `${body.length} ${createHash('sha256').update(body).digest('hex')}`);
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('100 MB each way streams intact with gatehouse memory bounded', async () => {
@@ -607,6 +683,9 @@ describe('Gateway TCP and TLS listeners', () => {
     // The echo tests above made at least 4 connections and moved well over 2 × 100 kB.
     assert.ok(connTotal >= 4, `connections for echo-route: ${connTotal}\n${tcpLines}`);
     assert.ok(byteTotal >= 2 * payload.length, `bytes for echo-route: ${byteTotal}\n${tcpLines}`);
+    // The bulk route carried 100 MiB each way above: its byte counters show at least that much.
+    const bulkBytes = (await samples(gh, 'gatehouse_tcp_bytes_total', 'bulk-route')).reduce((n, [, v]) => n + v, 0);
+    assert.ok(bulkBytes >= 200 * MiB, `bytes for bulk-route: ${bulkBytes}\n${tcpLines}`);
   });
 
   test('TLS passthrough: SNI picks the backend, and the client verifies the backend’s own certificate', async () => {
@@ -701,6 +780,18 @@ describe('Gateway TCP and TLS listeners', () => {
     assert.notEqual(a.error, 'timeout (5 s)', 'the connection is closed, not left hanging');
   });
 
+  test('TLS passthrough: a TLSRoute without hostnames catches other names and a ClientHello without SNI', async () => {
+    const exact = await tlsAttempt(P.catchall, 'a.example.com');
+    assert.equal(exact.error, null, `a.example.com: ${exact.error}`);
+    assert.equal(exact.greeting, 'a a.example.com', 'the exact name wins over the catch-all');
+    // b's certificate names b.example.com only: these clients check the chain, not the name.
+    for (const sni of ['other.example.com', undefined]) {
+      const a = await tlsAttempt(P.catchall, sni, false, false);
+      assert.equal(a.error, null, `${sni ?? 'no SNI'}: ${a.error}`);
+      assert.equal(a.greeting, `b ${sni ?? ''}`, `${sni ?? 'no SNI'}: reached the catch-all route`);
+    }
+  });
+
   test('TLS passthrough: bytes that are not a ClientHello are closed without an answer', async () => {
     const socket = await connectTcp(GH, P.passthrough);
     const got = await exchange(socket, 'GET / HTTP/1.1\r\nHost: a.example.com\r\n\r\n');
@@ -764,6 +855,19 @@ describe('Gateway TCP and TLS listeners', () => {
     assert.equal(echo.accepted, before, 'the backend never saw the denied client');
   });
 
+  test('a backend that refuses, or a Service that does not exist: the client is closed promptly', async () => {
+    for (const [name, port] of [
+      ['nothing listening', P.refused],
+      ['unknown Service', P.missing],
+    ] as const) {
+      const socket = await connectTcp(GH, port);
+      const got = await collect(socket, 5_000);
+      assert.ok(got.closed, `${name}: still open after 5 s`);
+      assert.ok(got.elapsedMs < 3_000, `${name}: closed after ${got.elapsedMs} ms`);
+      assert.equal(got.data.length, 0, name);
+    }
+  });
+
   test('idle-timeout annotation: an idle connection is closed after about 1 s', async () => {
     const idle = await connectTcp(GH, P.idle);
     const control = await connectTcp(GH, P.echo);
@@ -796,36 +900,66 @@ describe('--tcp-services-configmap', () => {
   let dir = '';
   let gh: GatehouseProcess;
   let bar: TcpServer;
-  let port = 0;
+  let raw: TcpServer;
+  /** Bytes each connection to the raw backend carried, in order of arrival. */
+  const rawSeen: { data: Buffer }[] = [];
+  const PORT = { plain: 0, decode: 0, both: 0, encode: 0 };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-tcp-services-'));
-    port = await freeTcpPort();
+    for (const k of Object.keys(PORT) as (keyof typeof PORT)[]) PORT[k] = await freeTcpPort();
     bar = await startTcpServer(ADDR.bar, 5432, (socket) => {
       socket.write('bar ready\n');
       socket.pipe(socket);
+    });
+    raw = await startTcpServer(ADDR.raw, 15433, (socket) => {
+      const c = { data: Buffer.alloc(0) };
+      rawSeen.push(c);
+      socket.on('data', (chunk: Buffer) => {
+        c.data = Buffer.concat([c.data, chunk]);
+      });
+      socket.on('end', () => socket.end());
     });
     writeFileSync(
       join(dir, 'all.yaml'),
       toYaml([
         ingressClass(),
         ...tcpService('bar', ADDR.bar, 5432),
-        configMap('tcp-services', { [String(port)]: 'default/bar:5432' }),
+        ...tcpService('raw', ADDR.raw, 15433),
+        // ingress-nginx's format: <namespace>/<service>:<port>[:PROXY (decode)][:PROXY (send upstream)]
+        configMap('tcp-services', {
+          [String(PORT.plain)]: 'default/bar:5432',
+          [String(PORT.decode)]: 'default/bar:5432:PROXY',
+          [String(PORT.both)]: 'default/raw:15433:PROXY:PROXY',
+          [String(PORT.encode)]: 'default/raw:15433::PROXY',
+        }),
       ]),
     );
     gh = await startGatehouse({ manifests: dir, args: ['--tcp-services-configmap', 'default/tcp-services'] });
-    await waitForPort(GH, port, 3_000).catch(() => {});
+    await Promise.allSettled(Object.values(PORT).map((p) => waitForPort(GH, p, 3_000)));
   });
 
   after(async () => {
     if (gh !== undefined) await stopCleanly(gh);
     await bar?.close();
+    await raw?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The first connection to the raw backend whose bytes include marker (waits up to 5 s). */
+  async function rawCarrying(marker: string): Promise<string> {
+    for (const until = Date.now() + 5_000; Date.now() < until; await sleep(20)) {
+      const c = rawSeen.find((x) => x.data.includes(marker));
+      if (c !== undefined) return c.data.toString('latin1');
+    }
+    throw new Error(
+      `raw backend: nothing carried ${marker}; saw ${rawSeen.map((c) => JSON.stringify(c.data.toString('latin1'))).join(', ')}`,
+    );
+  }
+
   test('a ConfigMap entry "<port>": "default/bar:5432" routes that TCP port to Service bar', async () => {
     const seen = bar.peers.length;
-    const socket = await connectTcp(GH, port);
+    const socket = await connectTcp(GH, PORT.plain);
     try {
       const greeting = await collect(socket, 3_000, (d) => d.includes('\n'));
       assert.equal(greeting.data.toString('utf8'), 'bar ready\n');
@@ -833,6 +967,46 @@ describe('--tcp-services-configmap', () => {
       socket.write('SELECT 1\n');
       assert.equal((await echoed).data.toString('utf8'), 'SELECT 1\n');
       assert.ok(bar.peers.length > seen, 'the connection reached bar');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('":PROXY": the port requires a PROXY header from clients and strips it', async () => {
+    const socket = await connectTcp(GH, PORT.decode);
+    try {
+      const greeting = collect(socket, 3_000, (d) => d.includes('\n'));
+      socket.write('PROXY TCP4 203.0.113.9 192.0.2.10 40100 5432\r\n');
+      assert.equal((await greeting).data.toString('utf8'), 'bar ready\n');
+      const echoed = collect(socket, 3_000, (d) => d.length >= 9);
+      socket.write('SELECT 2\n');
+      assert.equal((await echoed).data.toString('utf8'), 'SELECT 2\n', 'the header itself is not passed on');
+    } finally {
+      socket.destroy();
+    }
+    const without = await exchange(await connectTcp(GH, PORT.decode), 'SELECT 3\n');
+    assert.ok(without.closed);
+    assert.equal(without.data.length, 0, 'no header: closed before bar is reached');
+  });
+
+  test('":PROXY:PROXY": the client address from the incoming header is sent on to the backend', async () => {
+    const socket = await connectTcp(GH, PORT.both);
+    socket.write('PROXY TCP4 203.0.113.9 192.0.2.10 40101 5432\r\nmarker-both');
+    try {
+      const text = await rawCarrying('marker-both');
+      assert.match(text, /^PROXY TCP4 203\.0\.113\.9 \S+ 40101 \d+\r\nmarker-both$/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  test('"::PROXY": gatehouse sends a v1 header naming the client to the backend', async () => {
+    const socket = await connectTcp(GH, PORT.encode);
+    const clientPort = socket.localPort;
+    socket.write('marker-encode');
+    try {
+      const text = await rawCarrying('marker-encode');
+      assert.equal(text, `PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${PORT.encode}\r\nmarker-encode`);
     } finally {
       socket.destroy();
     }

@@ -111,6 +111,7 @@ class PrefaceSniff {
     this.pending.add(socket);
     socket.setTimeout(this.timeoutMs);
     socket.on('timeout', onSniffTimeout);
+    socket.on('end', onSniffTimeout);
     socket.on('close', onSniffClose);
     socket.on('data', onFirstData);
   }
@@ -122,6 +123,7 @@ class PrefaceSniff {
   }
 }
 
+/** Silent for the headers timeout, or ended (FIN) before a first byte: nothing will come, close it. */
 function onSniffTimeout(this: SniffedSocket): void {
   this.destroy();
 }
@@ -155,6 +157,7 @@ function onFirstData(this: SniffedSocket, chunk: Buffer): void {
   }
   this.off('data', onFirstData);
   this.off('timeout', onSniffTimeout);
+  this.off('end', onSniffTimeout);
   this.off('close', onSniffClose);
   this.setTimeout(0);
   sniff.pending.delete(this);

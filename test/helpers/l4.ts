@@ -98,13 +98,16 @@ export function startTcpEcho(host: string, port = 0): Promise<TcpServer> {
   return startTcpServer(host, port, (socket) => socket.pipe(socket));
 }
 
-/** Connects (optionally from a given local address); resolves once connected, rejects on error or after 5 s. */
-export function connectTcp(host: string, port: number, localAddress?: string): Promise<Socket> {
+/**
+ * Connects (optionally from a given local address); resolves once connected, rejects on error or after 5 s.
+ * Half-open by default, so a test can end its side and still read; pass false to layer TLS on the socket.
+ */
+export function connectTcp(host: string, port: number, localAddress?: string, allowHalfOpen = true): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({
       host,
       port,
-      allowHalfOpen: true,
+      allowHalfOpen,
       ...(localAddress === undefined ? {} : { localAddress }),
     });
     const timer = setTimeout(() => {
