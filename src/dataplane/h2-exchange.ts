@@ -265,7 +265,14 @@ export class H2Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
         this.backendResponseHeaders.applyObject(out as Record<string, string | string[]>);
       }
       out[':status'] = statusCode;
-      stream.respond(out, { waitForTrailers: true });
+      // grpc-status in the response head is a gRPC trailers-only answer: it must stay one HEADERS frame with
+      // END_STREAM, or clients read the empty trailers that would follow as a missing status.
+      if (this.grpc && headers['grpc-status'] !== undefined) {
+        this.ended = true;
+        stream.respond(out, { endStream: true });
+      } else {
+        stream.respond(out, { waitForTrailers: true });
+      }
     } catch (err) {
       // node refuses header values it cannot send (CR, LF, NUL, connection-specific names).
       this.errorCode = 'GH_ERR_UPSTREAM_INVALID_HEADER';
@@ -280,6 +287,7 @@ export class H2Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.ended) return;
     this.bytes += chunk.length;
     this.binding.context.bodyBytes(chunk.length);
     if (!this.stream.write(chunk)) controller.pause();
@@ -290,7 +298,7 @@ export class H2Exchange implements Dispatcher.DispatchHandler, ExchangeRecord {
     trailers: Record<string, string | string[] | undefined>,
   ): void {
     this.upstreamActive = false;
-    if (this.stream.destroyed) return;
+    if (this.stream.destroyed || this.ended) return;
     let out: OutgoingHttpHeaders | null = null;
     for (const name in trailers) {
       const v = trailers[name];

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Backend } from '../ir/types.ts';
 import {
   type ConnectionProfile,
@@ -8,6 +8,7 @@ import {
   type PoolRegistry,
   poolKey,
   tlsConnectOptions,
+  type UpstreamDispatcher,
 } from './pools.ts';
 
 /**
@@ -55,7 +56,7 @@ export class UpstreamBackend {
   readonly servername: string | undefined;
   /** For connections made outside the pools (WebSocket tunnels) to a TLS backend; null for cleartext. */
   readonly tlsConnect: ConnectionOptions | null;
-  readonly #pools: readonly Pool[];
+  readonly #pools: readonly UpstreamDispatcher[];
   #next = 0;
 
   constructor(backend: Backend, pools: PoolRegistry) {
@@ -109,7 +110,7 @@ export class UpstreamBackend {
     return i;
   }
 
-  pool(index: number): Pool {
-    return this.#pools[index] as Pool;
+  pool(index: number): UpstreamDispatcher {
+    return this.#pools[index] as UpstreamDispatcher;
   }
 }

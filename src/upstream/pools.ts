@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, type Dispatcher, Pool } from 'undici';
 import type { UpstreamTLS } from '../ir/types.ts';
+import { H2Origin } from './h2-origin.ts';
 
 export interface UpstreamOptions {
   /** Time to establish a TCP connection to a backend. */
@@ -20,6 +21,13 @@ export const defaultUpstreamOptions: UpstreamOptions = {
   connectionsPerOrigin: 256,
 };
 
+/** What a backend address is reached through: an undici Pool (HTTP/1.1) or an H2Origin (HTTP/2). */
+export interface UpstreamDispatcher {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
 /** How connections to an origin are made: HTTP/1.1 or HTTP/2, cleartext or TLS. */
 export interface ConnectionProfile {
   readonly protocol?: 'h2';
@@ -33,8 +41,9 @@ export interface ConnectionProfile {
  */
 export const FIXED_SERVERNAME = 'upstream.gatehouse.invalid';
 
-/** Streams per HTTP/2 connection to a backend (gRPC streams can be long-lived, so not too few). */
-const H2_STREAMS_PER_CONNECTION = 100;
+/** HTTP/2 connections per backend address; each carries as many streams as the backend allows. */
+const H2_CONNECTIONS_PER_ORIGIN = 16;
+const H2_IDLE_TIMEOUT_MS = 60_000;
 
 /** The pool key: one pool per origin and way of connecting, so a TLS and a cleartext backend never share one. */
 export function poolKey(origin: string, profile: ConnectionProfile): string {
@@ -51,14 +60,14 @@ export function poolKey(origin: string, profile: ConnectionProfile): string {
  * table that names the same address the same way reuses the same pool, so a reload costs no reconnects.
  */
 export class PoolRegistry {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, UpstreamDispatcher>();
   readonly #options: UpstreamOptions;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
   }
 
-  get(origin: string, profile: ConnectionProfile = {}): Pool {
+  get(origin: string, profile: ConnectionProfile = {}): UpstreamDispatcher {
     const key = poolKey(origin, profile);
     let pool = this.#pools.get(key);
     if (pool === undefined) {
@@ -68,42 +77,39 @@ export class PoolRegistry {
     return pool;
   }
 
-  #create(origin: string, profile: ConnectionProfile): Pool {
+  #create(origin: string, profile: ConnectionProfile): UpstreamDispatcher {
     const o = this.#options;
-    const h2 = profile.protocol === 'h2';
+    const tls = profile.tls;
+    if (profile.protocol === 'h2') {
+      return new H2Origin(
+        origin,
+        tls === undefined
+          ? null
+          : { ...tlsConnectOptions(tls), ...(tls.serverName !== undefined ? { servername: tls.serverName } : {}) },
+        {
+          connectTimeoutMs: o.connectTimeoutMs,
+          timeoutMs: o.timeoutMs,
+          // HTTP/2 connections are few and multiplexed: keep them longer than HTTP/1.1 keep-alive.
+          idleTimeoutMs: H2_IDLE_TIMEOUT_MS,
+          maxConnections: H2_CONNECTIONS_PER_ORIGIN,
+        },
+      );
+    }
     const common = {
       connections: o.connectionsPerOrigin,
-      pipelining: h2 ? H2_STREAMS_PER_CONNECTION : 1,
+      pipelining: 1,
       keepAliveTimeout: o.keepAliveTimeoutMs,
       keepAliveMaxTimeout: o.keepAliveTimeoutMs,
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
     };
-    const tls = profile.tls;
-    if (tls === undefined) {
-      if (!h2) return new Pool(origin, { ...common, connect: { timeout: o.connectTimeoutMs } });
-      // The Pool builds its connector from the top-level `useH2c` (missing from undici's types); each Client
-      // reads h2Options.
-      const h2c: Pool.Options & { useH2c: boolean } = {
-        ...common,
-        allowH2: true,
-        useH2c: true,
-        h2Options: { useH2c: true, maxConcurrentStreams: H2_STREAMS_PER_CONNECTION },
-        connect: { timeout: o.connectTimeoutMs },
-      };
-      return new Pool(origin, h2c);
-    }
-    const base = buildConnector({ ...tlsConnectOptions(tls), timeout: o.connectTimeoutMs, allowH2: h2 });
+    if (tls === undefined) return new Pool(origin, { ...common, connect: { timeout: o.connectTimeoutMs } });
+    const base = buildConnector({ ...tlsConnectOptions(tls), timeout: o.connectTimeoutMs, allowH2: false });
     const serverName = tls.serverName;
     const connect: buildConnector.connector = (opts, callback) => {
       base({ ...opts, servername: serverName ?? '' }, callback);
     };
-    return new Pool(origin.replace(/^http:/, 'https:'), {
-      ...common,
-      allowH2: h2,
-      ...(h2 ? { h2Options: { maxConcurrentStreams: H2_STREAMS_PER_CONNECTION } } : {}),
-      connect,
-    });
+    return new Pool(origin.replace(/^http:/, 'https:'), { ...common, allowH2: false, connect });
   }
 
   /** Closes, once their requests finish, the pools of origins no longer in use. */
