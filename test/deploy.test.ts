@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { AdminServer, type AdminState } from '../src/admin/admin-server.ts';
 import { parseServeArgs, SERVE_HELP, type ServeArgs } from '../src/cli/args.ts';
 import { Metrics } from '../src/observe/metrics.ts';
+import { defaultLeaderElection } from '../src/runtime/kubernetes-status.ts';
 import { GATEWAY_CONTROLLER, INGRESS_CONTROLLER } from '../src/runtime/translate-all.ts';
 import { httpRequest, loopbackAddress } from './helpers/net.ts';
 
@@ -49,6 +50,11 @@ interface Container {
   readonly name?: string;
   readonly image?: string;
   readonly args?: readonly string[];
+  readonly env?: readonly {
+    readonly name?: string;
+    readonly value?: string;
+    readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath?: string } };
+  }[];
   readonly ports?: readonly ContainerPort[];
   readonly readinessProbe?: Probe;
   readonly livenessProbe?: Probe;
@@ -180,18 +186,10 @@ function resolvePort(c: Container, port: string | number | undefined): number {
   return typeof port === 'number' ? port : containerPort(c, port);
 }
 
-/**
- * The Deployment's `serve` flags through the CLI's own parser, so an unknown flag or bad value fails here. Until
- * cluster mode lands the parser refuses `--kubernetes`; then the same flags are checked with a manifest folder in
- * its place.
- */
+/** The Deployment's `serve` flags through the CLI's own parser, so an unknown flag or bad value fails here. */
 function parseDeploymentArgs(args: readonly string[]): ServeArgs {
   assert.equal(args[0], 'serve');
-  try {
-    return parseServeArgs(args.slice(1));
-  } catch {
-    return parseServeArgs([...args.slice(1).filter((a) => a !== '--kubernetes'), '--manifests', DEPLOY]);
-  }
+  return parseServeArgs(args.slice(1));
 }
 
 function flagValue(args: readonly string[], flag: string): string | undefined {
@@ -510,6 +508,26 @@ test('RBAC: the ClusterRole reads, writes only status and events; leases only in
   assert.equal(rb.metadata?.namespace, NAMESPACE);
   assert.deepEqual(rb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata?.name });
   assert.deepEqual(rb.subjects, subject);
+});
+
+test('leader election: the Lease is where the Role allows it, and each replica has its own identity', () => {
+  const docs = loadManifests();
+  const d = only<Deployment>(docs, 'Deployment', 'gatehouse');
+  const c = gatehouseContainer(d);
+  const fieldOf = (name: string) => c.env?.find((e) => e.name === name)?.valueFrom?.fieldRef?.fieldPath;
+  // The downward API gives each pod its own name and the namespace it runs in.
+  assert.equal(fieldOf('POD_NAME'), 'metadata.name');
+  assert.equal(fieldOf('POD_NAMESPACE'), 'metadata.namespace');
+  const args = parseDeploymentArgs(c.args ?? []);
+  assert.equal(args.leaderElection, true);
+  assert.equal(args.leaseNamespace, undefined, 'the Lease follows POD_NAMESPACE');
+  const lease = defaultLeaderElection(
+    { POD_NAME: 'gatehouse-abc', POD_NAMESPACE: d.metadata?.namespace ?? '' },
+    { name: args.leaseName },
+  );
+  assert.deepEqual(lease, { namespace: NAMESPACE, name: 'gatehouse-leader', identity: 'gatehouse-abc' });
+  const role = only<RoleObject>(docs, 'Role');
+  assert.equal(role.metadata?.namespace, lease.namespace);
 });
 
 test('classes name the controllers the code serves', () => {

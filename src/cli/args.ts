@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { defaultServerLimits, type ServerLimits } from '../dataplane/dataplane.ts';
 import type { LogFormat, LogLevel } from '../observe/logger.ts';
+import { type PublishConfig, parsePublishAddresses, parsePublishService } from '../status/publish.ts';
 import { defaultUpstreamOptions, type UpstreamOptions } from '../upstream/pools.ts';
 
 /** A command-line mistake: printed as one line, exit status 2. */
@@ -10,7 +11,20 @@ export class UsageError extends Error {
 
 export interface ServeArgs {
   readonly manifests: readonly string[];
+  /** Watch the Kubernetes API instead of manifests (`--kubernetes`). */
   readonly kubernetes: boolean;
+  /** `--kubeconfig FILE` (with --kubernetes). */
+  readonly kubeconfig?: string;
+  /** `--watch-namespace NS` (with --kubernetes): namespaced resources only from this namespace. */
+  readonly watchNamespace?: string;
+  /** `--publish-address` / `--publish-service`: what Ingress and Gateway status publish (with --kubernetes). */
+  readonly publish?: PublishConfig;
+  /** `--leader-election on|off` (default on): only the replica holding the Lease writes status. */
+  readonly leaderElection: boolean;
+  /** `--lease-namespace`; absent: POD_NAMESPACE, the service account's namespace, or gatehouse-system. */
+  readonly leaseNamespace?: string;
+  /** `--lease-name` (default gatehouse-leader). */
+  readonly leaseName: string;
   readonly httpPort: number;
   readonly httpsPort: number;
   readonly adminPort: number;
@@ -35,13 +49,28 @@ export interface ServeArgs {
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export const SERVE_HELP = `Usage: gatehouse serve --manifests PATH [--manifests PATH ...] [options]
+       gatehouse serve --kubernetes [--kubeconfig FILE] [--watch-namespace NS] [options]
 
-Serves the Ingress resources (and the Services, EndpointSlices and Secrets they use) found in
-folders or files of YAML/JSON manifests, and applies changes to them live.
+Serves the Ingress and Gateway API resources (and the Services, EndpointSlices and Secrets they use)
+found in folders or files of YAML/JSON manifests, or read from the Kubernetes API, and applies changes
+to them live.
 
-Sources:
+Sources (one of):
   --manifests PATH             folder (read recursively) or file of manifests; repeatable
-  --kubernetes                 watch the Kubernetes API instead (not available yet)
+  --kubernetes                 list and watch the Kubernetes API instead; credentials from --kubeconfig,
+                               else KUBECONFIG, else the pod's service account, else ~/.kube/config
+  --kubeconfig FILE            kubeconfig to use with --kubernetes (its current context)
+  --watch-namespace NS         with --kubernetes: read namespaced resources from NS only (IngressClasses,
+                               GatewayClasses and Namespaces are still read cluster-wide) (default all)
+Status (with --kubernetes; written by the elected leader only):
+  --publish-address ADDR,...   addresses written to Ingress status.loadBalancer and Gateway status.addresses:
+                               IPs as ip / IPAddress, names as hostname / Hostname
+  --publish-service NS/NAME    publish that Service's load-balancer addresses instead (re-read every 30s);
+                               with neither, Ingress status is not written
+  --leader-election on|off     elect one replica to write status through a Lease (default on)
+  --lease-namespace NS         namespace of the Lease (default POD_NAMESPACE, else the service account's,
+                               else gatehouse-system)
+  --lease-name NAME            name of the Lease (default gatehouse-leader)
 Listeners:
   --http-port N                port for Ingress over HTTP (default 8080)
   --https-port N               port for Ingress over HTTPS (default 8443)
@@ -110,8 +139,46 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
   const v = parsed.values;
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const manifests = v.manifests ?? [];
-  if (v.kubernetes === true) throw new UsageError('--kubernetes: watching the Kubernetes API is not available yet');
-  if (manifests.length === 0) throw new UsageError('serve needs at least one --manifests PATH');
+  const kubernetes = v.kubernetes === true;
+  if (kubernetes && manifests.length > 0) {
+    throw new UsageError('--kubernetes and --manifests cannot be used together: choose one source');
+  }
+  if (!kubernetes) {
+    if (v.kubeconfig !== undefined) throw new UsageError('--kubeconfig needs --kubernetes');
+    if (v['watch-namespace'] !== undefined) throw new UsageError('--watch-namespace needs --kubernetes');
+    if (manifests.length === 0) throw new UsageError('serve needs at least one --manifests PATH, or --kubernetes');
+  }
+  if (v.kubeconfig === '') throw new UsageError('--kubeconfig: empty path');
+  const watchNamespace = v['watch-namespace'];
+  if (watchNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(watchNamespace)) {
+    throw new UsageError(`--watch-namespace: '${watchNamespace}' is not a namespace name`);
+  }
+  if (v['publish-address'] !== undefined && v['publish-service'] !== undefined) {
+    throw new UsageError('--publish-address and --publish-service cannot be used together: choose one');
+  }
+  let publish: PublishConfig | undefined;
+  if (v['publish-address'] !== undefined) {
+    const addresses = parsePublishAddresses(v['publish-address']);
+    if (typeof addresses === 'string') throw new UsageError(`--publish-address: ${addresses}`);
+    publish = { kind: 'addresses', addresses };
+  } else if (v['publish-service'] !== undefined) {
+    const service = parsePublishService(v['publish-service']);
+    if (typeof service === 'string') throw new UsageError(`--publish-service: ${service}`);
+    publish = { kind: 'service', ...service };
+  }
+  if (!kubernetes) {
+    for (const flag of ['leader-election', 'lease-namespace', 'lease-name'] as const) {
+      if (v[flag] !== undefined) throw new UsageError(`--${flag} needs --kubernetes`);
+    }
+  }
+  const leaseNamespace = v['lease-namespace'];
+  if (leaseNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(leaseNamespace)) {
+    throw new UsageError(`--lease-namespace: '${leaseNamespace}' is not a namespace name`);
+  }
+  const leaseName = v['lease-name'] ?? 'gatehouse-leader';
+  if (!/^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/.test(leaseName)) {
+    throw new UsageError(`--lease-name: '${leaseName}' is not an object name`);
+  }
   const d = defaultServerLimits;
   const limits: ServerLimits = {
     headersTimeoutMs:
@@ -176,7 +243,13 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     .filter((s) => s !== '');
   return {
     manifests,
-    kubernetes: false,
+    kubernetes,
+    ...(v.kubeconfig !== undefined ? { kubeconfig: v.kubeconfig } : {}),
+    ...(watchNamespace !== undefined ? { watchNamespace } : {}),
+    ...(publish !== undefined ? { publish } : {}),
+    leaderElection: oneOf('--leader-election', v['leader-election'] ?? 'on', ['on', 'off']) === 'on',
+    ...(leaseNamespace !== undefined ? { leaseNamespace } : {}),
+    leaseName,
     httpPort: parseInteger('--http-port', v['http-port'] ?? '8080', 1, 65535),
     httpsPort: parseInteger('--https-port', v['https-port'] ?? '8443', 1, 65535),
     adminPort: parseInteger('--admin-port', v['admin-port'] ?? '9901', 0, 65535),
@@ -206,8 +279,12 @@ function parseServeFlags(argv: readonly string[]) {
       manifests: { type: 'string', multiple: true },
       kubernetes: { type: 'boolean' },
       kubeconfig: { type: 'string' },
+      'watch-namespace': { type: 'string' },
       'publish-address': { type: 'string' },
       'publish-service': { type: 'string' },
+      'leader-election': { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
       'http-port': { type: 'string' },
       'https-port': { type: 'string' },
       'admin-port': { type: 'string' },

@@ -15,6 +15,8 @@ export interface ObjectMeta {
 export interface Origin {
   readonly file?: string;
   readonly document?: number;
+  /** Read from the Kubernetes API: the object's path there, e.g. `/apis/networking.k8s.io/v1/namespaces/default/ingresses/web`. */
+  readonly api?: string;
 }
 
 export interface ObjectRef {

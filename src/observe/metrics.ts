@@ -12,6 +12,8 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly configLastReloadSuccess: Gauge;
   readonly configDiagnostics: Gauge<'severity'>;
+  readonly statusWrites: Counter<'kind' | 'result'>;
+  readonly leader: Gauge;
 
   constructor() {
     this.registry = new Registry();
@@ -69,6 +71,17 @@ export class Metrics {
       name: 'gatehouse_config_diagnostics',
       help: 'Problems found in the current manifests, by severity.',
       labelNames: ['severity'],
+      registers,
+    });
+    this.statusWrites = new Counter({
+      name: 'gatehouse_status_writes_total',
+      help: 'Objects whose status was read to be written (--kubernetes), by kind and result: success, unchanged, conflict, gone, error.',
+      labelNames: ['kind', 'result'],
+      registers,
+    });
+    this.leader = new Gauge({
+      name: 'gatehouse_leader',
+      help: '1 while this replica holds the leader lease and writes status (--kubernetes), else 0.',
       registers,
     });
   }

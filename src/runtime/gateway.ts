@@ -4,17 +4,31 @@ import { type KeyPair, SecureContextCache } from '../compile/tls-contexts.ts';
 import { TrustedProxies } from '../dataplane/client-address.ts';
 import { DataPlane, type ServerLimits } from '../dataplane/dataplane.ts';
 import type { Diagnostic, IR, StatusEntry } from '../ir/types.ts';
+import type { KubeObject } from '../model/objects.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ObjectStore } from '../model/store.ts';
 import type { Logger } from '../observe/logger.ts';
 import { Metrics } from '../observe/metrics.ts';
 import { FileSource } from '../sources/file/file-source.ts';
+import { KubeClient } from '../sources/kubernetes/api-client.ts';
+import type { KubeConfig } from '../sources/kubernetes/kube-config.ts';
+import { KubernetesSource } from '../sources/kubernetes/kubernetes-source.ts';
 import { selfSignedDefaultCertificate } from '../tls/certificates.ts';
 import { PoolRegistry, type UpstreamOptions } from '../upstream/pools.ts';
-import { type TranslateOptions, translateAll } from './translate-all.ts';
+import { defaultLeaderElection, KubernetesStatus, type StatusOptions } from './kubernetes-status.ts';
+import { GATEWAY_CONTROLLER, INGRESS_CONTROLLER, type TranslateOptions, translateAll } from './translate-all.ts';
 
 export interface GatewayOptions {
+  /** Folders/files of manifests; ignored when `kubernetes` is set. */
   readonly manifests: readonly string[];
+  /** Watch the Kubernetes API instead of manifest files (`--kubernetes`). */
+  readonly kubernetes?: {
+    readonly config: KubeConfig;
+    /** `--watch-namespace`: namespaced resources only from this namespace. */
+    readonly watchNamespace?: string;
+    /** Status write-back; absent: written, with leader election on the default Lease and nothing published. */
+    readonly status?: StatusOptions;
+  };
   readonly translate: TranslateOptions;
   readonly adminPort: number;
   readonly adminAddress: string;
@@ -27,6 +41,14 @@ export interface GatewayOptions {
   /** Debounce of source events: quiet period and longest wait. */
   readonly debounceMs: number;
   readonly maxDebounceMs: number;
+}
+
+/** What both sources offer: a first complete read, then updates of everything they hold. */
+interface ConfigSource {
+  start(
+    onUpdate: (u: { readonly objects: readonly KubeObject[]; readonly diagnostics: Diagnostic[] }) => void,
+  ): Promise<void>;
+  close(): Promise<void>;
 }
 
 function diagnosticKey(d: Diagnostic): string {
@@ -47,7 +69,11 @@ export class Gateway implements AdminState {
   readonly #dataplane: DataPlane;
   readonly #admin: AdminServer;
   readonly #store: ObjectStore;
-  #source: FileSource | null = null;
+  readonly #kubeClient: KubeClient | null;
+  /** Leader election and status write-back in `--kubernetes` mode, else null. */
+  readonly #kubeStatus: KubernetesStatus | null;
+  #source: ConfigSource | null = null;
+  #stopping = false;
   #live: CompiledTable | null = null;
   #status: readonly StatusEntry[] = [];
   #sourceDiagnostics: readonly Diagnostic[] = [];
@@ -75,6 +101,18 @@ export class Gateway implements AdminState {
       this.metrics,
     );
     this.#admin = new AdminServer(this, this.metrics);
+    // One client for the whole process: the source's watches and whatever writes status share its connections.
+    this.#kubeClient = options.kubernetes === undefined ? null : new KubeClient(options.kubernetes.config);
+    this.#kubeStatus =
+      options.kubernetes === undefined || this.#kubeClient === null
+        ? null
+        : new KubernetesStatus(
+            this.#kubeClient,
+            options.kubernetes.status ?? { leaderElection: defaultLeaderElection(process.env) },
+            options.translate,
+            logger,
+            this.metrics,
+          );
     this.#store = new ObjectStore({
       debounceMs: options.debounceMs,
       maxDelayMs: options.maxDebounceMs,
@@ -98,19 +136,45 @@ export class Gateway implements AdminState {
     return [...this.#sourceDiagnostics, ...this.#translateDiagnostics];
   }
 
+  /** The Kubernetes API client in `--kubernetes` mode (for the status writer and leader election), else null. */
+  get kubeClient(): KubeClient | null {
+    return this.#kubeClient;
+  }
+
   get adminPort(): number {
     return this.#admin.address().port;
   }
 
   async start(): Promise<void> {
     await this.#admin.listen(this.#options.adminPort, this.#options.adminAddress);
-    const source = new FileSource(this.#options.manifests);
+    const kube = this.#options.kubernetes;
+    const source: ConfigSource =
+      kube === undefined || this.#kubeClient === null
+        ? new FileSource(this.#options.manifests)
+        : new KubernetesSource({
+            client: this.#kubeClient,
+            ...(kube.watchNamespace !== undefined ? { watchNamespace: kube.watchNamespace } : {}),
+            references: {
+              ingressClass: this.#options.translate.ingressClass,
+              ingressController: INGRESS_CONTROLLER,
+              gatewayController: GATEWAY_CONTROLLER,
+              ...(this.#options.translate.tcpServicesConfigMap !== undefined
+                ? { tcpServicesConfigMap: this.#options.translate.tcpServicesConfigMap }
+                : {}),
+            },
+            logger: this.#logger,
+          });
+    const sourceId = kube === undefined ? 'files' : 'kubernetes';
     this.#source = source;
+    this.#kubeStatus?.start();
+    // In cluster mode this waits for the first complete sync (readiness stays 503 until then, however long the API
+    // server takes); afterwards nothing waits on the API server: the last configuration keeps serving.
     await source.start((update) => {
       this.#report(update.diagnostics);
       this.#sourceDiagnostics = update.diagnostics;
-      this.#store.set('files', update.objects);
+      this.#store.set(sourceId, update.objects);
     });
+    if (this.#stopping) return;
     // The first configuration is applied at once, not after the debounce, so the gateway is ready sooner.
     await this.#apply(this.#store.snapshot());
     this.#ready = true;
@@ -156,6 +220,7 @@ export class Gateway implements AdminState {
       if (this.#live !== null && this.#live.hash === hash) {
         this.#translateDiagnostics = result.diagnostics;
         this.#report(result.diagnostics);
+        this.#kubeStatus?.publish(snapshot, result);
         return;
       }
       const compiled = compileTable(
@@ -174,6 +239,7 @@ export class Gateway implements AdminState {
       for (const e of listenerErrors)
         this.#logger.error({ listener: e.listener, port: e.port }, `cannot listen: ${e.message}`);
       this.#live = compiled.table;
+      this.#kubeStatus?.publish(snapshot, result);
       this.#pools.retainOnly(compiled.table.origins);
       this.metrics.configReloads.labels('success').inc();
       this.metrics.configLastReloadSuccess.set(1);
@@ -198,7 +264,11 @@ export class Gateway implements AdminState {
   /** Graceful stop: not ready, stop accepting, let requests finish (bounded), close everything. */
   async stop(): Promise<void> {
     this.#logger.info({ inflight: this.#dataplane.inflight }, 'draining');
+    this.#stopping = true;
+    // Status first: writes in flight are cancelled and the Lease handed back, so another replica leads at once.
+    await this.#kubeStatus?.stop();
     await this.#source?.close();
+    await this.#kubeClient?.close();
     this.#store.close();
     await this.#dataplane.drain(this.#options.drainTimeoutMs);
     await this.#pools.close();
