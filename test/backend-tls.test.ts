@@ -22,6 +22,7 @@ import {
   ingress,
   ingressClass,
   type Manifest,
+  namespace,
   secret,
   service,
   toYaml,
@@ -108,9 +109,9 @@ let gwPort = 0;
 const backends: HttpsBackend[] = [];
 
 const HTTPS = { 'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS' };
-const verified = (secretName: string, name = BACKEND_NAME): Record<string, string> => ({
+const verified = (secretName: string, name = BACKEND_NAME, secretNamespace = 'default'): Record<string, string> => ({
   ...HTTPS,
-  'nginx.ingress.kubernetes.io/proxy-ssl-secret': `default/${secretName}`,
+  'nginx.ingress.kubernetes.io/proxy-ssl-secret': `${secretNamespace}/${secretName}`,
   'nginx.ingress.kubernetes.io/proxy-ssl-verify': 'on',
   'nginx.ingress.kubernetes.io/proxy-ssl-name': name,
   'nginx.ingress.kubernetes.io/proxy-ssl-server-name': 'on',
@@ -160,6 +161,10 @@ function manifests(): Manifest[] {
     viaIngress('verify', 'secure', verified('backend-ca')),
     viaIngress('wrongca', 'secure', verified('wrong-ca')),
     viaIngress('wrongname', 'secure', verified('backend-ca', 'other-name.internal')),
+    namespace('other'),
+    secret('backend-ca', { 'ca.crt': BACKEND_CA.certPem }, 'other'),
+    viaIngress('crossns', 'secure', verified('backend-ca', BACKEND_NAME, 'other')),
+    viaIngress('nosecret', 'secure', verified('no-such-secret')),
     viaIngress('mtls-none', 'mtls', HTTPS),
     viaIngress('mtls-client', 'mtls', withClientCert('client-cert')),
     viaIngress('mtls-untrusted', 'mtls', withClientCert('untrusted-client-cert')),
@@ -296,6 +301,14 @@ describe('Ingress backend-protocol: HTTPS', () => {
       /ALTNAME|other-name\.internal/i,
       JSON.stringify(line),
     );
+  });
+
+  test('a proxy-ssl-secret in another namespace, or missing: 500, never an unverified connection', async () => {
+    for (const host of ['crossns.btls.test', 'nosecret.btls.test']) {
+      const res = await get(host);
+      assert.equal(res.status, 500, host);
+      assert.equal(reached(res.path), false, `${host}: the request reached the backend`);
+    }
   });
 
   test('a backend that requires a client certificate: 502 without one', async () => {

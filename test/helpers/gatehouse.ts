@@ -36,15 +36,18 @@ export interface GatehouseProcess {
 }
 
 export interface StartOptions {
-  readonly manifests: string | readonly string[];
+  /** Folders or files passed as --manifests; none for other sources (e.g. `--kubernetes` in `args`). */
+  readonly manifests?: string | readonly string[];
   readonly upstream?: 'service' | 'endpoints';
   readonly args?: readonly string[];
   readonly readyTimeoutMs?: number;
+  /** Added to the environment of the process (e.g. POD_NAME). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startGatehouse(options: StartOptions): Promise<GatehouseProcess> {
   const [httpPort, httpsPort, adminPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
-  const manifests = typeof options.manifests === 'string' ? [options.manifests] : options.manifests;
+  const manifests = typeof options.manifests === 'string' ? [options.manifests] : (options.manifests ?? []);
   const args = [
     ENTRY,
     'serve',
@@ -61,7 +64,11 @@ export async function startGatehouse(options: StartOptions): Promise<GatehousePr
     options.upstream ?? 'service',
     ...(options.args ?? []),
   ];
-  const child = spawn(NODE, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+  });
   const logs: Record<string, unknown>[] = [];
   let buffered = '';
   const onData = (chunk: Buffer): void => {
