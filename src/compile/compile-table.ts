@@ -88,6 +88,8 @@ export class CompiledListener {
   /** For HTTPS: the certificate served to clients that send no SNI. */
   readonly defaultPair: KeyPair | null;
   readonly proxyProtocol: boolean;
+  /** Gateway API HTTPS ports with several listeners: host name → listener, for the 421 rule. */
+  readonly listenerOf: HostRouter<string> | null;
 
   constructor(
     l: HTTPListener,
@@ -102,6 +104,34 @@ export class CompiledListener {
     this.sni = sni;
     this.defaultPair = defaultPair;
     this.proxyProtocol = l.proxyProtocol === true;
+    const named = l.tls?.listenerHostnames;
+    this.listenerOf =
+      named === undefined || named.length === 0
+        ? null
+        : new HostRouter(
+            named.map((n) => ({
+              hostname: n.hostname,
+              hostMatch: n.hostname === '*' ? 'any' : n.hostname.startsWith('*.') ? 'wildcard' : 'exact',
+            })),
+            named.map((n) => n.listener),
+          );
+  }
+
+  /**
+   * Whether a request for `host` arrived on a TLS connection made for another listener (`sni`): Gateway API
+   * listeners on the port decide when there are several (any HTTP version, as GEP-3567 asks); otherwise, for
+   * HTTP/2 (where clients coalesce connections), whether `host` would be served another certificate.
+   */
+  misdirected(sni: string, host: string, http2: boolean): boolean {
+    const byListener = this.listenerOf;
+    if (byListener !== null) {
+      const a = byListener.lookup(sni);
+      const b = byListener.lookup(host);
+      return a !== null && b !== null && a !== b;
+    }
+    const table = this.sni;
+    if (!http2 || table === null) return false;
+    return (table.lookup(sni) ?? table.defaultContext) !== (table.lookup(host) ?? table.defaultContext);
   }
 }
 

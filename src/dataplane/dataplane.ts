@@ -18,10 +18,10 @@ import { codeClass, type Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
 import { peerAddress, setProxySource, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
-import { type H2Context, handleStream, refuseStream } from './h2-exchange.ts';
+import { handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
 import { DEFAULT_PROXY_HEADER_TIMEOUT_MS, readProxyHeader } from './proxy-protocol.ts';
-import { hostOf, type ListenerBinding } from './routing.ts';
+import type { ListenerBinding } from './routing.ts';
 import { defaultStreamLimits, StreamListeners } from './stream-proxy.ts';
 import { handleUpgrade, type WebSocketContext, type WebSocketLimits } from './websocket.ts';
 
@@ -215,7 +215,7 @@ function onSessionError(): void {
  * requests already in flight finish on the table they started with. Listeners are opened and closed by diff:
  * a port whose protocol is unchanged is never rebound.
  */
-export class DataPlane implements WebSocketContext, H2Context {
+export class DataPlane implements WebSocketContext {
   table: CompiledTable | null = null;
   draining = false;
   readonly trustedProxies: TrustedProxies;
@@ -542,18 +542,9 @@ export class DataPlane implements WebSocketContext, H2Context {
         refuseStream(stream);
         return;
       }
-      handleStream(binding, this, stream, headers, rawHeaders, peerAddress(stream.session?.socket));
+      handleStream(binding, stream, headers, rawHeaders, peerAddress(stream.session?.socket));
     });
     return h2;
-  }
-
-  misdirected(binding: ListenerBinding, servername: string | false | undefined, authority: string): boolean {
-    const sni = this.table?.listeners.get(binding.listenerName)?.sni;
-    if (sni === undefined || sni === null) return false;
-    const host = hostOf(authority);
-    if (host === null) return false;
-    const served = typeof servername === 'string' && servername !== '' ? sni.lookup(servername) : null;
-    return (served ?? sni.defaultContext) !== (sni.lookup(host) ?? sni.defaultContext);
   }
 
   #closeServer(entry: ServerEntry): void {

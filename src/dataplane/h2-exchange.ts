@@ -82,10 +82,19 @@ class H2RequestHead implements RequestHead {
   readonly url: string;
   readonly headers: { readonly host: string; readonly 'x-request-id'?: string; readonly te?: string };
   readonly rawHeaders: string[];
+  readonly httpVersionMajor = 2;
+  readonly socket: { readonly servername?: string | false } | null;
   #distinct: Record<string, string[]> | null = null;
 
-  constructor(path: string, authority: string, headers: IncomingHttpHeaders, rawHeaders: readonly string[]) {
+  constructor(
+    path: string,
+    authority: string,
+    headers: IncomingHttpHeaders,
+    rawHeaders: readonly string[],
+    socket: { readonly servername?: string | false } | null,
+  ) {
     this.url = path;
+    this.socket = socket;
     const id = headers['x-request-id'];
     const te = headers.te;
     this.headers = {
@@ -127,12 +136,6 @@ class H2RequestHead implements RequestHead {
     }
     return this.#distinct;
   }
-}
-
-/** What an HTTP/2 exchange needs from the data plane beyond routing. */
-export interface H2Context {
-  /** Whether the SNI the connection was made with and `host` would be served different certificates. */
-  misdirected(binding: ListenerBinding, servername: string | false | undefined, host: string): boolean;
 }
 
 /** One request/response on an HTTP/2 stream; also the undici dispatch handler for its upstream request. */
@@ -373,7 +376,6 @@ function onStreamError(): void {
 /** Handles one HTTP/2 request stream: the same checks, router and policies as HTTP/1.1. */
 export function handleStream(
   binding: ListenerBinding,
-  h2: H2Context,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
   rawHeaders: string[],
@@ -420,15 +422,14 @@ export function handleStream(
     ex.respond(400, 'invalid :path', false);
     return;
   }
-  if (
-    binding.proto === 'https' &&
-    h2.misdirected(binding, (stream.session?.socket as { servername?: string | false } | undefined)?.servername, host)
-  ) {
-    ex.respond(421, 'misdirected request', false);
-    return;
-  }
 
-  const head = new H2RequestHead(path, host, headers, rawHeaders);
+  const head = new H2RequestHead(
+    path,
+    host,
+    headers,
+    rawHeaders,
+    (stream.session?.socket as { servername?: string | false } | undefined) ?? null,
+  );
   const plan = routeRequest(binding, head, ex, peer);
   if (plan === null) return;
   const routeFilters = plan.routeFilters;

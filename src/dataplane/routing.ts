@@ -39,6 +39,9 @@ export interface RequestHead {
   readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
   /** Flat [name, value, ...], without HTTP/2 pseudo-headers. */
   readonly rawHeaders: readonly string[];
+  readonly httpVersionMajor: number;
+  /** The connection; a TLS one has `servername`, the SNI name the client sent. */
+  readonly socket?: object | null;
 }
 
 /** Per listener: what the request handler needs to know about the socket it came in on. */
@@ -204,6 +207,17 @@ export function routeRequest(
   if (listener === undefined) {
     ex.respond(404, 'not found', false);
     return null;
+  }
+  if (binding.proto === 'https') {
+    const sni = (req.socket as { servername?: unknown } | null | undefined)?.servername;
+    if (
+      typeof sni === 'string' &&
+      sni !== '' &&
+      listener.misdirected(sni.toLowerCase(), host, req.httpVersionMajor === 2)
+    ) {
+      ex.respond(421, 'misdirected request', false);
+      return null;
+    }
   }
   const vhost = listener.hosts.lookup(host);
   const route = vhost === null ? null : vhost.routes.match(new RequestMatch(path, ex.method, req, query));

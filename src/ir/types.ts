@@ -143,6 +143,17 @@ export interface ListenerTLS {
   readonly certificates: readonly string[];
   /** Served when SNI is missing or matches no certificate; absent means the built-in self-signed one. */
   readonly defaultCertificate?: string;
+  /**
+   * Gateway API: the HTTPS listeners sharing this port, by hostname (`*` for none; Gateway wildcard semantics).
+   * A request whose Host belongs to another of them than the connection's SNI gets 421 (Misdirected Request).
+   */
+  readonly listenerHostnames?: readonly ListenerHostname[];
+}
+
+export interface ListenerHostname {
+  /** `namespace/gateway/listener`. */
+  readonly listener: string;
+  readonly hostname: string;
 }
 
 export interface HTTPListener {

@@ -465,9 +465,19 @@ function listenerCertificates(
     .filter((c) => c.hosts.length > 0)
     .map((c) => c.name)
     .sort(compareStrings);
+  const listenerHostnames = listeners
+    .map((l) => ({
+      listener: `${l.gateway.source.namespace}/${l.gateway.source.name}/${l.spec.name}`,
+      hostname: l.pattern,
+    }))
+    .sort((a, b) => compareStrings(a.hostname, b.hostname) || compareStrings(a.listener, b.listener));
   return {
     certificates,
-    tls: defaultCertificate === undefined ? { certificates: sni } : { certificates: sni, defaultCertificate },
+    tls: {
+      certificates: sni,
+      ...(defaultCertificate === undefined ? {} : { defaultCertificate }),
+      ...(listenerHostnames.length > 1 ? { listenerHostnames } : {}),
+    },
   };
 }
 
