@@ -426,27 +426,22 @@ test('Linkerd: injected, and inbound traffic ports (the container ports, not 80/
 
 // Every permission the controller needs, and nothing else: [apiGroup, resource, verbs].
 const CLUSTER_GRANTS: readonly (readonly [string, string, readonly string[]])[] = [
+  // `get` only where status is written (read before the PUT) and on Services (--publish-service).
   ['networking.k8s.io', 'ingresses', ['get', 'list', 'watch']],
-  ['networking.k8s.io', 'ingressclasses', ['get', 'list', 'watch']],
+  ['networking.k8s.io', 'ingressclasses', ['list', 'watch']],
   ['networking.k8s.io', 'ingresses/status', ['update']],
-  ...[
-    'gatewayclasses',
-    'gateways',
-    'httproutes',
-    'grpcroutes',
-    'tcproutes',
-    'tlsroutes',
-    'referencegrants',
-    'backendtlspolicies',
-  ].map((r) => ['gateway.networking.k8s.io', r, ['get', 'list', 'watch']] as const),
+  ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'tlsroutes', 'backendtlspolicies'].map(
+    (r) => ['gateway.networking.k8s.io', r, ['get', 'list', 'watch']] as const,
+  ),
+  ['gateway.networking.k8s.io', 'referencegrants', ['list', 'watch']],
   ...['gatewayclasses', 'gateways', 'httproutes', 'grpcroutes', 'tcproutes', 'tlsroutes', 'backendtlspolicies'].map(
     (r) => ['gateway.networking.k8s.io', `${r}/status`, ['update']] as const,
   ),
   ['', 'services', ['get', 'list', 'watch']],
-  ['', 'namespaces', ['get', 'list', 'watch']],
+  ['', 'namespaces', ['list', 'watch']],
   ['', 'configmaps', ['list', 'watch']],
   ['', 'secrets', ['list', 'watch']],
-  ['discovery.k8s.io', 'endpointslices', ['get', 'list', 'watch']],
+  ['discovery.k8s.io', 'endpointslices', ['list', 'watch']],
 ];
 
 /** Flattens rules to "group|resource" → sorted verbs, refusing wildcards and non-resource or per-name rules. */

@@ -179,6 +179,10 @@ export class Gateway implements AdminState {
     await this.#apply(this.#store.snapshot());
     this.#ready = true;
     this.#logger.info({ adminPort: this.adminPort }, 'ready');
+    // A change the store emitted while the first configuration was being applied waits in #pending.
+    const missed = this.#pending;
+    this.#pending = null;
+    if (missed !== null) this.#enqueue(missed);
   }
 
   #report(diagnostics: readonly Diagnostic[]): void {
@@ -199,8 +203,7 @@ export class Gateway implements AdminState {
   }
 
   #enqueue(snapshot: Snapshot): void {
-    if (!this.#ready) return;
-    if (this.#applying !== null) {
+    if (!this.#ready || this.#applying !== null) {
       this.#pending = snapshot;
       return;
     }

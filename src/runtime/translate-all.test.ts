@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { KubeObject } from '../model/objects.ts';
 import { Snapshot } from '../model/snapshot.ts';
 import { meta } from '../translate/test-objects.ts';
-import { translateAll } from './translate-all.ts';
+import { mergeResults, translateAll } from './translate-all.ts';
 
 const GROUP = 'gateway.networking.k8s.io';
 const origin = {};
@@ -65,7 +65,7 @@ function objects(): KubeObject[] {
   ];
 }
 
-test('listeners on a port an earlier translator uses are dropped, HTTP and stream alike', () => {
+test('Gateway listeners on a port the Ingress side uses are not served and say so in their status', () => {
   const result = translateAll(new Snapshot(objects()), {
     ingressClass: 'gatehouse',
     upstream: 'service',
@@ -81,11 +81,39 @@ test('listeners on a port an earlier translator uses are dropped, HTTP and strea
     result.ir.streamListeners?.map((l) => `${l.name}:${l.port}`),
     ['tcp-services-5432:5432', 'gateway-tcp-9000:9000'],
   );
-  const dropped = result.diagnostics.filter((d) => d.message.includes('it is not served')).map((d) => d.message);
-  assert.deepEqual(dropped, [
-    'listener gateway-http-5432 wants port 5432, which tcp-services-5432 already serves; it is not served',
-    'listener gateway-tcp-8080 wants port 8080, which ingress-http already serves; it is not served',
+  // The Gateway translator knows the ports are taken, so nothing reaches the merge to be dropped there.
+  assert.deepEqual(
+    result.diagnostics.filter((d) => d.message.includes('it is not served')).map((d) => d.message),
+    [],
+  );
+  const accepted = result.status
+    .filter((e) => e.kind === 'Gateway')
+    .flatMap((e) => e.listeners ?? [])
+    .map((l) => {
+      const a = l.conditions.find((c) => c.type === 'Accepted');
+      const p = l.conditions.find((c) => c.type === 'Programmed');
+      return `${l.name}: Accepted ${a?.status}/${a?.reason}, Programmed ${p?.status}`;
+    })
+    .sort();
+  assert.ok(
+    accepted.some((x) => /: Accepted False\/PortUnavailable, Programmed False$/.test(x)),
+    accepted.join('\n'),
+  );
+  assert.equal(accepted.filter((x) => x.includes('PortUnavailable')).length, 2, accepted.join('\n'));
+});
+
+test('mergeResults still drops a listener whose port an earlier result serves', () => {
+  const l = (name: string, port: number) => ({ name, protocol: 'HTTP' as const, port, virtualHosts: [] });
+  const empty = { backends: [], certificates: [] };
+  const merged = mergeResults([
+    { ir: { listeners: [l('a', 80)], ...empty }, status: [], diagnostics: [] },
+    { ir: { listeners: [l('b', 80), l('c', 81)], ...empty }, status: [], diagnostics: [] },
   ]);
+  assert.deepEqual(
+    merged.ir.listeners.map((x) => x.name),
+    ['a', 'c'],
+  );
+  assert.match(merged.diagnostics[0]?.message ?? '', /listener b wants port 80, which a already serves/);
 });
 
 test('without stream listeners the IR has no streamListeners field', () => {

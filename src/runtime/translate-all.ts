@@ -83,17 +83,23 @@ export function mergeResults(results: readonly TranslateResult[]): TranslateResu
 
 /** Every translator over one snapshot, merged into one IR. */
 export function translateAll(snapshot: Snapshot, options: TranslateOptions): TranslateResult {
+  const ingress = translateIngresses(snapshot, {
+    ingressClass: options.ingressClass,
+    controllerName: INGRESS_CONTROLLER,
+    upstream: options.upstream,
+    httpPort: options.httpPort,
+    httpsPort: options.httpsPort,
+    ...(options.sslRedirect === true ? { sslRedirect: true } : {}),
+    ...(options.proxyProtocol === true ? { proxyProtocol: true } : {}),
+    ...(options.tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap: options.tcpServicesConfigMap } : {}),
+  });
+  // Gateway listeners on the Ingress ports (or a tcp-services port) cannot be served: their status says so
+  // (Accepted False, PortUnavailable) rather than claiming a listener that merging would drop.
+  const reservedPorts = new Map<number, string>();
+  for (const l of ingress.ir.listeners) reservedPorts.set(l.port, `the Ingress listener ${l.name}`);
+  for (const l of ingress.ir.streamListeners ?? []) reservedPorts.set(l.port, `the tcp-services listener ${l.name}`);
   return mergeResults([
-    translateIngresses(snapshot, {
-      ingressClass: options.ingressClass,
-      controllerName: INGRESS_CONTROLLER,
-      upstream: options.upstream,
-      httpPort: options.httpPort,
-      httpsPort: options.httpsPort,
-      ...(options.sslRedirect === true ? { sslRedirect: true } : {}),
-      ...(options.proxyProtocol === true ? { proxyProtocol: true } : {}),
-      ...(options.tcpServicesConfigMap !== undefined ? { tcpServicesConfigMap: options.tcpServicesConfigMap } : {}),
-    }),
-    translateGatewayAPI(snapshot, { controllerName: GATEWAY_CONTROLLER, upstream: options.upstream }),
+    ingress,
+    translateGatewayAPI(snapshot, { controllerName: GATEWAY_CONTROLLER, upstream: options.upstream, reservedPorts }),
   ]);
 }

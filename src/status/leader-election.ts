@@ -13,6 +13,9 @@ import {
   statusMessage,
 } from './kube-api.ts';
 
+/** How far replicas' clocks may disagree before a stale renewTime is believed without waiting a lease out. */
+const MAX_CLOCK_SKEW_MS = 60_000;
+
 export interface LeaderElectorOptions {
   readonly api: KubeApi;
   readonly namespace: string;
@@ -235,15 +238,16 @@ export class LeaderElector {
   #expired(spec: LeaseSpec, now: number): boolean {
     if (spec.holderIdentity === '') return true;
     const durationMs = (spec.leaseDurationSeconds ?? this.#leaseDurationMs / 1000) * 1000;
-    // By its renewTime (fast when a holder died long ago), or by how long we have seen the very same record
-    // (safe against clock skew between replicas: a holder still renewing changes its renewTime).
+    // By how long we have seen the very same record on our own clock (a holder still renewing changes its
+    // renewTime), as client-go does. The holder's renewTime, stamped by its clock, only shortcuts that when it is
+    // older than the lease by more than any plausible clock skew (a holder that died long ago).
     const record = `${spec.holderIdentity}|${spec.renewTime ?? ''}`;
     if (record !== this.#observed) {
       this.#observed = record;
       this.#observedAt = now;
     }
     const renewed = spec.renewTime === undefined ? Number.NaN : Date.parse(spec.renewTime);
-    if (!Number.isNaN(renewed) && renewed + durationMs < now) return true;
+    if (!Number.isNaN(renewed) && renewed + durationMs + MAX_CLOCK_SKEW_MS < now) return true;
     return this.#observedAt + durationMs <= now;
   }
 

@@ -149,13 +149,16 @@ export class ListWatch {
 
   async #sleep(ms: number): Promise<void> {
     if (this.#closed) return;
+    const signal = this.#abort.signal;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done(): void {
         clearTimeout(timer);
+        // The signal lives as long as the watch: a listener left behind per sleep would pile up.
+        signal.removeEventListener('abort', done);
         resolve();
       }
-      this.#abort.signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 

@@ -23,7 +23,8 @@ export interface GatewayInfo {
 }
 
 export interface ListenerConflict {
-  readonly reason: 'HostnameConflict' | 'ProtocolConflict';
+  /** PortUnavailable: the port is served by something outside the Gateway API (the Ingress ports, tcp-services). */
+  readonly reason: 'HostnameConflict' | 'ProtocolConflict' | 'PortUnavailable';
   readonly message: string;
 }
 
@@ -159,7 +160,17 @@ function gatewayLabel(g: GatewayInfo): string {
  * (the specification lets HTTPS and TLS share one when hostnames tell them apart; gatehouse's data plane serves a
  * port one way). UDP is another transport: UDP listeners only meet other UDP listeners.
  */
-export function markConflicts(gateways: readonly GatewayInfo[]): void {
+export function markConflicts(
+  gateways: readonly GatewayInfo[],
+  reservedPorts: ReadonlyMap<number, string> = new Map(),
+): void {
+  for (const g of gateways) {
+    for (const l of g.listeners) {
+      const owner = l.spec.protocol === 'UDP' ? undefined : reservedPorts.get(l.spec.port);
+      if (owner === undefined) continue;
+      l.conflict = { reason: 'PortUnavailable', message: `port ${l.spec.port} is served by ${owner}` };
+    }
+  }
   const byPort = new Map<string, { port: number; owners: GatewayInfo[] }>();
   const keyOf = (l: ListenerInfo): string => `${l.spec.port}/${l.spec.protocol === 'UDP' ? 'udp' : 'tcp'}`;
   for (const g of gateways) {
@@ -310,6 +321,8 @@ function listenerConditions(l: ListenerInfo): Condition[] {
         meta,
       ),
     );
+  } else if (l.conflict?.reason === 'PortUnavailable') {
+    conditions.push(condition('Accepted', false, 'PortUnavailable', `Port unavailable: ${l.conflict.message}`, meta));
   } else if (l.conflict !== undefined) {
     conditions.push(condition('Accepted', false, 'Invalid', `Listener conflicts: ${l.conflict.message}`, meta));
   } else {
@@ -330,7 +343,7 @@ function listenerConditions(l: ListenerInfo): Condition[] {
   } else {
     conditions.push(condition('ResolvedRefs', true, 'ResolvedRefs', 'All references are resolved', meta));
   }
-  if (l.conflict !== undefined) {
+  if (l.conflict !== undefined && l.conflict.reason !== 'PortUnavailable') {
     conditions.push(condition('Conflicted', true, l.conflict.reason, l.conflict.message, meta));
   } else {
     conditions.push(condition('Conflicted', false, 'NoConflicts', 'No conflicts', meta));
@@ -340,11 +353,13 @@ function listenerConditions(l: ListenerInfo): Condition[] {
   } else {
     const why = !l.supportedProtocol
       ? `protocol ${l.spec.protocol} is not supported`
-      : l.conflict !== undefined
-        ? 'the listener conflicts with another'
-        : !certificatesResolved(l)
-          ? 'its certificateRefs cannot be resolved'
-          : 'no supported route kind is admitted';
+      : l.conflict?.reason === 'PortUnavailable'
+        ? l.conflict.message
+        : l.conflict !== undefined
+          ? 'the listener conflicts with another'
+          : !certificatesResolved(l)
+            ? 'its certificateRefs cannot be resolved'
+            : 'no supported route kind is admitted';
     conditions.push(condition('Programmed', false, 'Invalid', `Listener is not programmed: ${why}`, meta));
   }
   return conditions;

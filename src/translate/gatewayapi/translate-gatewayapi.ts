@@ -53,6 +53,8 @@ export interface GatewayAPITranslateOptions {
   /** GatewayClass `spec.controllerName` that marks a class as ours. */
   readonly controllerName: string;
   readonly upstream: UpstreamMode;
+  /** Ports served by other translators (the Ingress ports, tcp-services), by what serves them. */
+  readonly reservedPorts?: ReadonlyMap<number, string>;
 }
 
 /** Name of the IR listener that serves every HTTP (or HTTPS, TLS, TCP) Gateway listener on `port`. */
@@ -599,7 +601,7 @@ export function translateGatewayAPI(snapshot: Snapshot, options: GatewayAPITrans
     .filter((g) => classNames.has(g.spec.gatewayClassName))
     .sort((a, b) => compareAge(a.metadata, b.metadata));
   const gateways = gatewayInfos(snapshot, ourGateways);
-  markConflicts(gateways);
+  markConflicts(gateways, options.reservedPorts);
   const byGateway = new Map<Gateway, GatewayInfo>(gateways.map((g) => [g.gateway, g]));
   for (const g of gateways) listenerDiagnostics(g, diagnostics);
 
