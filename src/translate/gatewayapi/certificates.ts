@@ -2,10 +2,9 @@
 // Gateway may use them (ReferenceGrant), and whether they hold a key pair TLS can serve. Checking the PEM here, not only when the data
 // plane loads it, is what lets a listener with a broken Secret report ResolvedRefs=False instead of claiming to be
 // programmed; parsing is computation on the snapshot, so the translator stays pure.
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
 import type { Gateway, GatewayListener, Secret } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
+import { keyPairProblem as pemPairProblem } from '../key-pair.ts';
 import { GATEWAY_API_GROUP } from './conditions.ts';
 
 export interface ListenerCertificate {
@@ -41,30 +40,6 @@ export function secretGranted(snapshot: Snapshot, gatewayNamespace: string, secr
   );
 }
 
-function checkKeyPair(certPem: string, keyPem: string): string | null {
-  if (certPem === '' || keyPem === '') return 'lacks tls.crt or tls.key';
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certPem);
-  } catch {
-    return 'has no PEM certificate in tls.crt';
-  }
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return 'has no unencrypted PEM private key in tls.key';
-  }
-  if (!cert.checkPrivateKey(key)) return 'has a tls.key that does not belong to the certificate in tls.crt';
-  try {
-    // Catches what parses but OpenSSL still refuses to serve (a key too small for its security level, say).
-    createSecureContext({ cert: certPem, key: keyPem });
-  } catch (err) {
-    return `is refused by the TLS library: ${(err as Error).message}`;
-  }
-  return null;
-}
-
 // Keyed by the immutable Secret object, so a Secret that did not change is not parsed again on the next
 // translation; the answer depends only on the Secret, which keeps translation deterministic.
 const checked = new WeakMap<Secret, string | null>();
@@ -73,7 +48,7 @@ const checked = new WeakMap<Secret, string | null>();
 export function keyPairProblem(secret: Secret): string | null {
   const cached = checked.get(secret);
   if (cached !== undefined) return cached;
-  const problem = checkKeyPair(secret.data['tls.crt'] ?? '', secret.data['tls.key'] ?? '');
+  const problem = pemPairProblem(secret.data['tls.crt'] ?? '', secret.data['tls.key'] ?? '');
   checked.set(secret, problem);
   return problem;
 }

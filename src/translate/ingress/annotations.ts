@@ -6,12 +6,13 @@
 // The PEM in the Secret is checked here, not only when the data plane loads it, so a broken Secret is an error
 // diagnostic naming the Ingress and its backends answer 500, instead of failing (or, worse, going unverified)
 // at connect time. Parsing is computation on the snapshot, so the translator stays pure.
-import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { Diagnostic, SourceRef, UpstreamTLS } from '../../ir/types.ts';
 import type { Ingress, Secret } from '../../model/objects.ts';
 import type { Snapshot } from '../../model/snapshot.ts';
 import type { BackendConnection, ServiceBackendRef } from '../backends.ts';
+import { keyPairProblem } from '../key-pair.ts';
 
 const PREFIX = 'nginx.ingress.kubernetes.io/';
 export const BACKEND_PROTOCOL_ANNOTATION = `${PREFIX}backend-protocol`;
@@ -110,28 +111,6 @@ function caBundleProblem(pem: string): string | null {
   return null;
 }
 
-function clientPairProblem(certPem: string, keyPem: string): string | null {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certPem);
-  } catch {
-    return 'has no PEM certificate in tls.crt';
-  }
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(keyPem);
-  } catch {
-    return 'has no unencrypted PEM private key in tls.key';
-  }
-  if (!cert.checkPrivateKey(key)) return 'has a tls.key that does not belong to the certificate in tls.crt';
-  try {
-    createSecureContext({ cert: certPem, key: keyPem });
-  } catch (err) {
-    return `has a tls.crt/tls.key pair the TLS library refuses: ${(err as Error).message}`;
-  }
-  return null;
-}
-
 interface SecretMaterial {
   readonly caPem?: string;
   readonly clientCertPem?: string;
@@ -156,7 +135,7 @@ function checkSecret(secret: Secret): SecretCheck {
     return { problem: cert === undefined ? 'has tls.key without tls.crt' : 'has tls.crt without tls.key' };
   }
   if (cert !== undefined && key !== undefined) {
-    const problem = clientPairProblem(cert, key);
+    const problem = keyPairProblem(cert, key);
     if (problem !== null) return { problem };
   }
   if (ca !== undefined) {
