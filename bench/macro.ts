@@ -2,15 +2,19 @@
 // 127.0.0.0/8. Reports throughput, latency, failures, gatehouse CPU and memory per scenario.
 //
 //   npx node bench/macro.ts [--scenarios small,64k,...] [--duration 10] [--warmup 2] [--connections 64]
-//                           [--reloads 100] [--no-pin] [--cpu-prof DIR] [--json FILE]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//                           [--reloads 100] [--changes 10] [--no-pin] [--cpu-prof DIR] [--json FILE]
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { runLoad } from './macro/load.ts';
-import { rewriteIngress, SERVICE_ADDRESSES, writeManifests } from './macro/manifests.ts';
+import { Pool } from 'undici';
+import { median } from './lib/stats.ts';
+import { holdConnections } from './macro/idle-connections.ts';
+import { type LoadTarget, runLoad } from './macro/load.ts';
+import { BACKEND_ADDRESSES, backendTargets, rewriteIngress, ScaleFolder, writeManifests } from './macro/manifests.ts';
 import { cpuTime, loadAverage, machineBusySeconds, memory } from './macro/proc.ts';
 import {
   type Backend,
@@ -22,7 +26,7 @@ import {
   startGatehouse,
 } from './macro/processes.ts';
 import { type MacroReport, type MacroResult, macroNotes, macroTable } from './macro/result.ts';
-import { ingressManifest } from './micro/fixtures.ts';
+import { hostName, ingressManifest } from './micro/fixtures.ts';
 
 interface LoadScenario {
   readonly kind: 'load';
@@ -33,6 +37,11 @@ interface LoadScenario {
   readonly reload: boolean;
   /** Body size every response must have; a run that saw other sizes says so. */
   readonly bodyBytes: number;
+  /**
+   * Serve the scale folder (10 Ingress paths per host) with this many hosts instead of the small one, and spread
+   * the requests over every host, each to a Prefix route three segments deep.
+   */
+  readonly scaleHosts?: number;
 }
 
 interface StartupScenario {
@@ -41,7 +50,31 @@ interface StartupScenario {
   readonly hosts: number;
 }
 
-type Scenario = LoadScenario | StartupScenario;
+/** One-path edits of a file of the scale folder, each timed until the new path answers through gatehouse. */
+interface ChangeScenario {
+  readonly kind: 'change';
+  readonly description: string;
+  readonly hosts: number;
+  readonly files: number;
+}
+
+/** Memory of a gatehouse that has served a few requests and then sat idle. */
+interface IdleScenario {
+  readonly kind: 'idle';
+  readonly description: string;
+}
+
+/** Memory with many idle keep-alive client connections open. */
+interface ConnectionsScenario {
+  readonly kind: 'connections';
+  readonly description: string;
+  readonly count: number;
+}
+
+type Scenario = LoadScenario | StartupScenario | ChangeScenario | IdleScenario | ConnectionsScenario;
+
+/** Matches the Prefix `/api/v1/users` of every host of the scale folder. */
+const SCALE_PATH = '/api/v1/users/48213';
 
 const SCENARIOS: Readonly<Record<string, Scenario>> = {
   small: {
@@ -94,10 +127,66 @@ const SCENARIOS: Readonly<Record<string, Scenario>> = {
     description: 'start with 10,000 Ingress paths across 1,000 hosts: time to ready, memory',
     hosts: 1_000,
   },
+  'small-10': {
+    kind: 'load',
+    description: 'GET to a Prefix route of 10 Ingress paths (1 host), keep-alive',
+    path: SCALE_PATH,
+    bodyBytes: 19,
+    accessLog: false,
+    newConnectionPerRequest: false,
+    reload: false,
+    scaleHosts: 1,
+  },
+  'small-10k': {
+    kind: 'load',
+    description: 'the same GET spread over the 1,000 hosts of 10,000 Ingress paths, keep-alive',
+    path: SCALE_PATH,
+    bodyBytes: 19,
+    accessLog: false,
+    newConnectionPerRequest: false,
+    reload: false,
+    scaleHosts: 1_000,
+  },
+  'change-10k': {
+    kind: 'change',
+    description: '10,000 Ingress paths in one file: add one path, time until it answers',
+    hosts: 1_000,
+    files: 1,
+  },
+  'change-10k-split': {
+    kind: 'change',
+    description: '10,000 Ingress paths in 100 files: add one path to one file, time until it answers',
+    hosts: 1_000,
+    files: 100,
+  },
+  idle: {
+    kind: 'idle',
+    description: 'memory after a few requests and 5 s idle (small folder)',
+  },
+  'conns-10k': {
+    kind: 'connections',
+    description: '10,000 idle keep-alive client connections, each after one GET: memory',
+    count: 10_000,
+  },
 };
 
-const DEFAULT_SCENARIOS = ['small', 'small-log', '64k', 'close', 'reload', 'startup-10k'];
+const DEFAULT_SCENARIOS = [
+  'small',
+  'small-log',
+  '64k',
+  'close',
+  'reload',
+  'startup-10k',
+  'small-10',
+  'small-10k',
+  'change-10k',
+  'change-10k-split',
+  'idle',
+  'conns-10k',
+];
 const RELOAD_INTERVAL_MS = 100;
+/** Idle time before the memory of the idle scenarios is read. */
+const IDLE_MS = 5_000;
 
 const HELP = `Usage: node bench/macro.ts [options]
 
@@ -108,6 +197,7 @@ const HELP = `Usage: node bench/macro.ts [options]
   --warmup S         discarded seconds before each measurement (default 2)
   --connections N    client connections, one request in flight on each (default 64)
   --reloads N        manifest rewrites in the reload scenario, one per ${RELOAD_INTERVAL_MS} ms (default 100)
+  --changes N        one-path edits in the change scenarios, each timed until it is served (default 10)
   --no-pin           do not pin gatehouse to CPU 1 and the load generator and backend to CPU 0
   --cpu-prof DIR     run gatehouse with --cpu-prof, writing one .cpuprofile per scenario into DIR
   --json FILE        also write the results as JSON
@@ -126,6 +216,7 @@ interface Settings {
   readonly warmupMs: number;
   readonly connections: number;
   readonly reloads: number;
+  readonly changes: number;
   readonly pin: boolean;
   readonly cpuProfDir: string | undefined;
   readonly json: string | undefined;
@@ -140,6 +231,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       reloads: { type: 'string' },
+      changes: { type: 'string' },
       'no-pin': { type: 'boolean' },
       'cpu-prof': { type: 'string' },
       json: { type: 'string' },
@@ -161,6 +253,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
     warmupMs: positiveNumber('--warmup', values.warmup, 2) * 1000,
     connections: Math.round(positiveNumber('--connections', values.connections, 64)),
     reloads: Math.round(positiveNumber('--reloads', values.reloads, 100)),
+    changes: Math.round(positiveNumber('--changes', values.changes, 10)),
     pin: values['no-pin'] !== true && pinningAvailable(),
     cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
     json: values.json,
@@ -218,17 +311,39 @@ function profileArgs(settings: Settings, scenario: string): { nodeArgs?: readonl
 }
 
 /** GET through gatehouse until it answers 200 (the first config can take a moment to route), bounded. */
-async function waitForRoute(gh: Gatehouse, path: string, timeoutMs: number): Promise<boolean> {
+async function waitForRoute(gh: Gatehouse, path: string, timeoutMs: number, host?: string): Promise<boolean> {
   const end = performance.now() + timeoutMs;
+  const pool = new Pool(`http://127.0.0.1:${gh.httpPort}`, { connections: 1 });
+  try {
+    return await pollRoute(pool, path, host, end, 20);
+  } finally {
+    await pool.close().catch(() => {});
+  }
+}
+
+/** GET until 200 or `end` (a performance.now() time), `intervalMs` between tries. */
+async function pollRoute(
+  pool: Pool,
+  path: string,
+  host: string | undefined,
+  end: number,
+  intervalMs: number,
+): Promise<boolean> {
   while (performance.now() < end) {
     try {
-      const res = await fetch(`http://127.0.0.1:${gh.httpPort}${path}`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return true;
+      const res = await pool.request({
+        path,
+        method: 'GET',
+        headers: host === undefined ? {} : { host },
+        headersTimeout: 2_000,
+        bodyTimeout: 2_000,
+      });
+      await res.body.dump();
+      if (res.statusCode === 200) return true;
     } catch {
       // not yet
     }
-    await sleep(20);
+    await sleep(intervalMs);
   }
   return false;
 }
@@ -242,18 +357,28 @@ async function runLoadScenario(
 ): Promise<MacroResult> {
   const manifests = join(work, 'manifests');
   mkdirSync(manifests);
-  writeManifests(manifests, backend.port);
+  let targets: LoadTarget[] | undefined;
+  if (scenario.scaleHosts === undefined) writeManifests(manifests, backend.port);
+  else {
+    new ScaleFolder(manifests, scenario.scaleHosts, 1, backendTargets(backend.port)).write();
+    targets = [];
+    for (let h = 0; h < scenario.scaleHosts; h++) targets.push({ host: hostName(h), path: scenario.path });
+  }
   const gh = await startGatehouse({
     manifests,
     accessLog: scenario.accessLog,
     logFile: join(work, 'gatehouse.log'),
+    readyTimeoutMs: 60_000,
     ...(settings.pin ? { pinCpu: 1 } : {}),
     ...profileArgs(settings, basename(work)),
   });
   running.add(gh);
   let exitCode: number | null = null;
   try {
-    if (!(await waitForRoute(gh, scenario.path, 5_000))) throw new Error(`GET ${scenario.path} never answered 200`);
+    const probe = targets?.[targets.length - 1];
+    if (!(await waitForRoute(gh, scenario.path, 5_000, probe?.host))) {
+      throw new Error(`GET ${scenario.path} never answered 200`);
+    }
     const reloadsBefore = scenario.reload
       ? counterValue((await gh.admin('/metrics')).body, 'gatehouse_config_reloads_total', 'result="success"')
       : 0;
@@ -271,6 +396,7 @@ async function runLoadScenario(
     const load = await runLoad({
       origin: `http://127.0.0.1:${gh.httpPort}`,
       path: scenario.path,
+      ...(targets === undefined ? {} : { targets }),
       connections: settings.connections,
       warmupMs: settings.warmupMs,
       durationMs,
@@ -380,6 +506,8 @@ async function runStartupScenario(
   try {
     const cpu = cpuTime(gh.pid);
     const mem = memory(gh.pid);
+    await sleep(IDLE_MS);
+    const idle = memory(gh.pid);
     const config = await gh.admin('/api/config');
     let routes = 0;
     try {
@@ -401,6 +529,7 @@ async function runStartupScenario(
       extra: {
         'IR routes served': routes,
         'CPU s to ready': cpuSeconds.toFixed(2),
+        [`RSS MiB after ${IDLE_MS / 1000} s idle`]: (idle.rss / 1024 / 1024).toFixed(0),
       },
     };
   } finally {
@@ -408,6 +537,248 @@ async function runStartupScenario(
       await gh.stop();
       running.delete(gh);
     }
+  }
+}
+
+/** The manifest folder of the scale scenarios, sent to the benchmark backend, and gatehouse started on it. */
+async function startOnScaleFolder(
+  settings: Settings,
+  work: string,
+  backend: Backend,
+  hosts: number,
+  files: number,
+): Promise<{ gh: Gatehouse; folder: ScaleFolder }> {
+  const manifests = join(work, 'manifests');
+  mkdirSync(manifests);
+  const folder = new ScaleFolder(manifests, hosts, files, backendTargets(backend.port));
+  folder.write();
+  const gh = await startGatehouse({
+    manifests,
+    accessLog: false,
+    logFile: join(work, 'gatehouse.log'),
+    readyTimeoutMs: 60_000,
+    ...(settings.pin ? { pinCpu: 1 } : {}),
+    ...profileArgs(settings, basename(work)),
+  });
+  running.add(gh);
+  return { gh, folder };
+}
+
+async function stopGatehouse(gh: Gatehouse): Promise<number | null> {
+  if (!running.has(gh)) return null;
+  running.delete(gh);
+  return gh.stop();
+}
+
+/**
+ * Adds one Exact path to one host's Ingress at a time (rewriting the one file that holds it, atomically) and
+ * polls that path through gatehouse every 2 ms until it answers 200: the time from the edit to the change serving,
+ * file watching, debounce, parse, translate, compile and swap included.
+ */
+async function runChangeScenario(
+  name: string,
+  scenario: ChangeScenario,
+  settings: Settings,
+  work: string,
+  backend: Backend,
+): Promise<MacroResult> {
+  const { gh, folder } = await startOnScaleFolder(settings, work, backend, scenario.hosts, scenario.files);
+  const pool = new Pool(`http://127.0.0.1:${gh.httpPort}`, { connections: 2 });
+  try {
+    if (!(await waitForRoute(gh, SCALE_PATH, 5_000, hostName(scenario.hosts - 1)))) {
+      throw new Error(`GET ${SCALE_PATH} never answered 200`);
+    }
+    // The start-up's own follow-up work (the store's first debounce, the file poll) settles first.
+    await sleep(1_500);
+    const reloadsBefore = counterValue(
+      (await gh.admin('/metrics')).body,
+      'gatehouse_config_reloads_total',
+      'result="success"',
+    );
+    const cpuStart = cpuTime(gh.pid);
+    const times: number[] = [];
+    let missed = 0;
+    for (let k = 1; k <= settings.changes; k++) {
+      // Hosts spread over the folder (and over its files when it has several).
+      const h = (k * 397) % scenario.hosts;
+      const path = `/changed/${k}`;
+      const t0 = performance.now();
+      folder.addPath(h, path);
+      if (await pollRoute(pool, path, hostName(h), t0 + 10_000, 2)) times.push(performance.now() - t0);
+      else missed++;
+      // Quiet time between edits, so each is timed on its own (debounce and file poll settled).
+      await sleep(700);
+    }
+    const cpuEnd = cpuTime(gh.pid);
+    const reloads =
+      counterValue((await gh.admin('/metrics')).body, 'gatehouse_config_reloads_total', 'result="success"') -
+      reloadsBefore;
+    const mem = memory(gh.pid);
+    const exitCode = await stopGatehouse(gh);
+    const sorted = [...times].sort((a, b) => a - b);
+    return {
+      ...emptyResult(name, scenario, settings),
+      cpuSeconds:
+        cpuStart === null || cpuEnd === null
+          ? Number.NaN
+          : cpuEnd.user + cpuEnd.system - cpuStart.user - cpuStart.system,
+      rssMiB: mem.rss / 1024 / 1024,
+      peakRssMiB: mem.peakRss / 1024 / 1024,
+      readyMs: gh.readyMs,
+      exitCode,
+      failed: missed,
+      extra: {
+        'edit → serving ms (median)': median(times).toFixed(0),
+        'min–max ms': sorted.length === 0 ? '–' : `${sorted[0]?.toFixed(0)}–${sorted[sorted.length - 1]?.toFixed(0)}`,
+        'each ms': times.map((t) => t.toFixed(0)).join(' '),
+        'edits not served within 10 s': missed,
+        'reloads applied': reloads,
+        files: scenario.files,
+      },
+    };
+  } finally {
+    await pool.close().catch(() => {});
+    await stopGatehouse(gh);
+  }
+}
+
+/** A few requests, then memory after IDLE_MS without traffic. */
+async function runIdleScenario(
+  name: string,
+  scenario: IdleScenario,
+  settings: Settings,
+  work: string,
+  backend: Backend,
+): Promise<MacroResult> {
+  const manifests = join(work, 'manifests');
+  mkdirSync(manifests);
+  writeManifests(manifests, backend.port);
+  const gh = await startGatehouse({
+    manifests,
+    accessLog: false,
+    logFile: join(work, 'gatehouse.log'),
+    ...(settings.pin ? { pinCpu: 1 } : {}),
+    ...profileArgs(settings, basename(work)),
+  });
+  running.add(gh);
+  try {
+    if (!(await waitForRoute(gh, '/', 5_000))) throw new Error('GET / never answered 200');
+    const pool = new Pool(`http://127.0.0.1:${gh.httpPort}`, { connections: 4 });
+    for (let i = 0; i < 100; i++) {
+      const res = await pool.request({ path: '/', method: 'GET' });
+      await res.body.dump();
+    }
+    await pool.close();
+    const busy = memory(gh.pid);
+    await sleep(IDLE_MS);
+    const mem = memory(gh.pid);
+    const exitCode = await stopGatehouse(gh);
+    return {
+      ...emptyResult(name, scenario, settings),
+      rssMiB: mem.rss / 1024 / 1024,
+      peakRssMiB: mem.peakRss / 1024 / 1024,
+      readyMs: gh.readyMs,
+      exitCode,
+      extra: { 'RSS MiB right after 100 requests': (busy.rss / 1024 / 1024).toFixed(0) },
+    };
+  } finally {
+    await stopGatehouse(gh);
+  }
+}
+
+/** Source addresses for many client connections: each has its own ephemeral port range. */
+const CLIENT_SOURCES = Array.from({ length: 20 }, (_, i) => `127.0.72.${i + 1}`);
+
+/** Open file descriptors this process may hold (soft limit), from /proc; Infinity where unknown. */
+function openFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Raises this process's open-file limit (and so its children's) with prlimit(1) when it is below `wanted`. */
+function raiseOpenFileLimit(wanted: number): number {
+  const now = openFileLimit();
+  if (now >= wanted) return now;
+  spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${wanted}:${wanted}`]);
+  return openFileLimit();
+}
+
+/**
+ * Memory with `count` idle keep-alive client connections: gatehouse runs with --keepalive-timeout 120s (its
+ * default, 5 s, would close them while they are counted), every connection sends one GET and reads the response,
+ * then all stay open while the memory is read.
+ */
+async function runConnectionsScenario(
+  name: string,
+  scenario: ConnectionsScenario,
+  settings: Settings,
+  work: string,
+  backend: Backend,
+): Promise<MacroResult> {
+  const limit = raiseOpenFileLimit(scenario.count * 2 + 1_000);
+  if (limit < scenario.count + 1_000) {
+    throw new Error(`open files limited to ${limit} (ulimit -n); ${scenario.count} connections need more`);
+  }
+  const manifests = join(work, 'manifests');
+  mkdirSync(manifests);
+  writeManifests(manifests, backend.port);
+  const gh = await startGatehouse({
+    manifests,
+    accessLog: false,
+    logFile: join(work, 'gatehouse.log'),
+    extraArgs: ['--keepalive-timeout', '120s'],
+    ...(settings.pin ? { pinCpu: 1 } : {}),
+    ...profileArgs(settings, basename(work)),
+  });
+  running.add(gh);
+  try {
+    if (!(await waitForRoute(gh, '/', 5_000))) throw new Error('GET / never answered 200');
+    await sleep(1_000);
+    const before = memory(gh.pid);
+    const conns = await holdConnections({
+      port: gh.httpPort,
+      count: scenario.count,
+      sourceAddresses: CLIENT_SOURCES,
+      concurrency: 256,
+      timeoutMs: 60_000,
+      path: '/',
+    });
+    const opened = memory(gh.pid);
+    await sleep(IDLE_MS);
+    const mem = memory(gh.pid);
+    const active = counterValue((await gh.admin('/metrics')).body, 'gatehouse_active_connections');
+    const closed = conns.closedByServer();
+    conns.close();
+    const exitCode = await stopGatehouse(gh);
+    const perConnection = (mem.rss - before.rss) / Math.max(1, conns.held) / 1024;
+    return {
+      ...emptyResult(name, scenario, settings),
+      failed: conns.failed,
+      failures: conns.failures,
+      rssMiB: mem.rss / 1024 / 1024,
+      peakRssMiB: mem.peakRss / 1024 / 1024,
+      readyMs: gh.readyMs,
+      exitCode,
+      extra: {
+        'connections held': conns.held,
+        'opened in s': (conns.elapsedMs / 1000).toFixed(1),
+        'RSS MiB before': (before.rss / 1024 / 1024).toFixed(0),
+        'RSS MiB when all answered': (opened.rss / 1024 / 1024).toFixed(0),
+        [`RSS MiB after ${IDLE_MS / 1000} s idle`]: (mem.rss / 1024 / 1024).toFixed(0),
+        'KiB per connection': perConnection.toFixed(1),
+        gatehouse_active_connections: active,
+        'closed by gatehouse meanwhile': closed,
+      },
+    };
+  } finally {
+    await stopGatehouse(gh);
   }
 }
 
@@ -450,7 +821,7 @@ async function main(): Promise<void> {
         ? 'gatehouse pinned to CPU 1, load generator and backend to CPU 0\n'
         : 'no CPU pinning (taskset missing, < 2 CPUs or --no-pin)\n'),
   );
-  const backend = await startBackend(SERVICE_ADDRESSES);
+  const backend = await startBackend(BACKEND_ADDRESSES);
   running.add(backend);
   const results: MacroResult[] = [];
   let keepWork = false;
@@ -463,10 +834,23 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${name}: ${scenario.description} ... `);
       let r: MacroResult;
       try {
-        r =
-          scenario.kind === 'load'
-            ? await runLoadScenario(name, scenario, settings, runDir, backend)
-            : await runStartupScenario(name, scenario, settings, runDir);
+        switch (scenario.kind) {
+          case 'load':
+            r = await runLoadScenario(name, scenario, settings, runDir, backend);
+            break;
+          case 'startup':
+            r = await runStartupScenario(name, scenario, settings, runDir);
+            break;
+          case 'change':
+            r = await runChangeScenario(name, scenario, settings, runDir, backend);
+            break;
+          case 'idle':
+            r = await runIdleScenario(name, scenario, settings, runDir, backend);
+            break;
+          case 'connections':
+            r = await runConnectionsScenario(name, scenario, settings, runDir, backend);
+            break;
+        }
       } catch (err) {
         keepWork = true;
         r = failedResult(name, scenario, settings, err);
@@ -478,7 +862,11 @@ async function main(): Promise<void> {
           ? `not measured: ${r.error}\n`
           : r.requests > 0
             ? `${Math.round(r.requestsPerSecond)} req/s, p99 ${r.p99Ms.toFixed(2)} ms, ${r.failed} failed\n`
-            : `ready in ${Math.round(r.readyMs)} ms\n`,
+            : scenario.kind === 'change'
+              ? `edit → serving ${r.extra['edit → serving ms (median)']} ms (median), ${r.failed} not served\n`
+              : scenario.kind === 'idle' || scenario.kind === 'connections'
+                ? `RSS ${r.rssMiB.toFixed(0)} MiB${scenario.kind === 'connections' ? `, ${r.extra['connections held']} held` : ''}\n`
+                : `ready in ${Math.round(r.readyMs)} ms\n`,
       );
     }
   } finally {

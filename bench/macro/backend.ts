@@ -8,7 +8,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 const SMALL_BODY = Buffer.from('hello from backend\n');
 const LARGE_BODY = Buffer.alloc(64 * 1024, 'x');
 
+/** See CHANGED_ADDRESS in manifests.ts: `/changed/...` is answered only on the address of the Service it names. */
+const CHANGED_ADDRESS = '127.0.71.3';
+
 function handle(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url?.startsWith('/changed/') === true && req.socket.localAddress !== CHANGED_ADDRESS) {
+    res.writeHead(404, { 'content-type': 'text/plain', 'content-length': 0 });
+    res.end();
+    return;
+  }
   const body = req.url === '/64k' ? LARGE_BODY : SMALL_BODY;
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
   res.end(body);

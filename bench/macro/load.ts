@@ -10,6 +10,11 @@ export interface LoadOptions {
   /** `http://127.0.0.1:PORT` */
   readonly origin: string;
   readonly path: string;
+  /**
+   * Requests to cycle through instead of `path` alone: connection i starts at target i and steps by the number of
+   * connections, so together they send every target in turn (e.g. one per virtual host).
+   */
+  readonly targets?: readonly LoadTarget[];
   readonly connections: number;
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -18,6 +23,12 @@ export interface LoadOptions {
   /** Called when the measured window starts and ends, for CPU snapshots of the other processes. */
   readonly onWindowStart?: () => void;
   readonly onWindowEnd?: () => void;
+}
+
+export interface LoadTarget {
+  readonly path: string;
+  /** Host header; the origin's when absent. */
+  readonly host?: string;
 }
 
 export interface LoadResult {
@@ -81,17 +92,21 @@ class Run {
 class Worker implements Dispatcher.DispatchHandler {
   readonly #pool: Pool;
   readonly #run: Run;
-  readonly #options: Dispatcher.DispatchOptions;
+  readonly #options: readonly Dispatcher.DispatchOptions[];
+  readonly #step: number;
+  #next: number;
   #start = 0;
   #status = 0;
   #bytes = 0;
   #done: (() => void) | null = null;
   readonly finished: Promise<void>;
 
-  constructor(pool: Pool, run: Run, options: Dispatcher.DispatchOptions) {
+  constructor(pool: Pool, run: Run, options: readonly Dispatcher.DispatchOptions[], first: number, step: number) {
     this.#pool = pool;
     this.#run = run;
     this.#options = options;
+    this.#next = first % options.length;
+    this.#step = step;
     this.finished = new Promise((resolve) => {
       this.#done = resolve;
     });
@@ -105,7 +120,9 @@ class Worker implements Dispatcher.DispatchHandler {
     this.#start = performance.now();
     this.#status = 0;
     this.#bytes = 0;
-    this.#pool.dispatch(this.#options, this);
+    const options = this.#options[this.#next] as Dispatcher.DispatchOptions;
+    this.#next = (this.#next + this.#step) % this.#options.length;
+    this.#pool.dispatch(options, this);
   }
 
   onRequestStart(): void {}
@@ -151,14 +168,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     connect: { timeout: 5_000 },
   });
   const run = new Run();
-  const dispatchOptions: Dispatcher.DispatchOptions = {
-    path: o.path,
+  const dispatchOptions: Dispatcher.DispatchOptions[] = (o.targets ?? [{ path: o.path }]).map((t) => ({
+    path: t.path,
     method: 'GET',
-    headers: { 'user-agent': 'gatehouse-bench', accept: '*/*' },
+    headers:
+      t.host === undefined
+        ? { 'user-agent': 'gatehouse-bench', accept: '*/*' }
+        : { host: t.host, 'user-agent': 'gatehouse-bench', accept: '*/*' },
     ...(o.newConnectionPerRequest ? { reset: true } : {}),
-  };
+  }));
   const workers: Worker[] = [];
-  for (let i = 0; i < o.connections; i++) workers.push(new Worker(pool, run, dispatchOptions));
+  for (let i = 0; i < o.connections; i++) {
+    workers.push(new Worker(pool, run, dispatchOptions, i, o.connections));
+  }
   for (const w of workers) w.next();
 
   await sleep(o.warmupMs);

@@ -3,8 +3,17 @@
 // as `kubectl`-style tooling and ConfigMap volumes do, so the watcher never reads half a file.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostIngressYaml, ingressBaseManifest, type ServiceTargets } from '../micro/fixtures.ts';
 
 export const SERVICE_ADDRESSES = ['127.0.71.1', '127.0.71.2'] as const;
+/**
+ * The cluster IP of `svc-changed`, the Service of paths the change scenarios add. The backend listens here too and
+ * answers `/changed/...` with 200 only on this address, so a poll knows the new route serves (every host's `/`
+ * Prefix would also forward the path, to another address).
+ */
+export const CHANGED_ADDRESS = '127.0.71.3';
+/** Every address the backend listens on. */
+export const BACKEND_ADDRESSES = [...SERVICE_ADDRESSES, CHANGED_ADDRESS] as const;
 const SERVICE_NAMES = ['backend-a', 'backend-b'] as const;
 const INGRESS_FILE = '30-ingress.yaml';
 
@@ -71,4 +80,80 @@ spec: { controller: gatehouse.dev/ingress-controller }
 
 export function rewriteIngress(dir: string, version: number): void {
   writeAtomically(dir, INGRESS_FILE, ingressYaml(version));
+}
+
+/**
+ * The Services of the scale fixtures sent to the benchmark backend: they alternate between its two addresses, so a
+ * run at 10,000 routes uses the same two upstream pools as one at 10 and only the route table differs.
+ */
+export function backendTargets(port: number): ServiceTargets {
+  return {
+    address: (s) => SERVICE_ADDRESSES[s % SERVICE_ADDRESSES.length] as string,
+    servicePort: port,
+    targetPort: port,
+  };
+}
+
+/** A folder of `hosts` × 10 Ingress paths, in `files` files: one `routes.yaml` with everything, or a base + parts. */
+export class ScaleFolder {
+  readonly dir: string;
+  readonly hosts: number;
+  readonly files: number;
+  readonly #targets: ServiceTargets;
+  /** Paths added to a host's Ingress so far, by host. */
+  readonly #extra = new Map<number, string[]>();
+
+  constructor(dir: string, hosts: number, files: number, targets: ServiceTargets) {
+    this.dir = dir;
+    this.hosts = hosts;
+    this.files = Math.max(1, Math.min(files, hosts));
+    this.#targets = targets;
+  }
+
+  write(): void {
+    if (this.files === 1) {
+      writeAtomically(this.dir, 'routes.yaml', this.#part(0));
+      return;
+    }
+    writeAtomically(this.dir, '00-base.yaml', this.#base());
+    for (let f = 0; f < this.files; f++) writeAtomically(this.dir, this.#fileName(f), this.#part(f));
+  }
+
+  /** Adds an Exact path to host `h`'s Ingress and rewrites (atomically) the one file that holds it. */
+  addPath(h: number, path: string): void {
+    const list = this.#extra.get(h);
+    if (list === undefined) this.#extra.set(h, [path]);
+    else list.push(path);
+    const f = this.#fileOf(h);
+    writeAtomically(this.dir, this.files === 1 ? 'routes.yaml' : this.#fileName(f), this.#part(f));
+  }
+
+  #base(): string {
+    const port = this.#targets.servicePort;
+    return `${ingressBaseManifest(this.#targets)}---
+apiVersion: v1
+kind: Service
+metadata: { name: svc-changed, namespace: bench }
+spec:
+  clusterIP: ${CHANGED_ADDRESS}
+  ports: [{ name: http, port: ${port}, targetPort: ${port} }]
+`;
+  }
+
+  #fileName(f: number): string {
+    return `ingress-${String(f).padStart(4, '0')}.yaml`;
+  }
+
+  #fileOf(h: number): number {
+    return Math.floor((h * this.files) / this.hosts);
+  }
+
+  #part(f: number): string {
+    const docs: string[] = this.files === 1 ? [this.#base()] : [];
+    for (let h = 0; h < this.hosts; h++) {
+      if (this.#fileOf(h) === f)
+        docs.push(hostIngressYaml(h, undefined, this.#extra.get(h), this.#targets.servicePort));
+    }
+    return docs.join('---\n');
+  }
 }

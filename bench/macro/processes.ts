@@ -92,6 +92,8 @@ export interface GatehouseOptions {
   readonly logFile: string;
   /** Node flags placed before the entry file (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** gatehouse flags after the standard ones (e.g. --keepalive-timeout). */
+  readonly extraArgs?: readonly string[];
   readonly pinCpu?: number;
   readonly readyTimeoutMs?: number;
 }
@@ -135,6 +137,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
     'service',
     '--access-log',
     o.accessLog ? 'on' : 'off',
+    ...(o.extraArgs ?? []),
   ];
   const out = openSync(o.logFile, 'a');
   const started = performance.now();

@@ -174,16 +174,26 @@ export function benchRequests(hosts: number, count: number): BenchRequest[] {
   return out;
 }
 
-function servicesYaml(namespace: string): string {
+/** Where the generated Services send traffic; by default each its own loopback address on port 8080. */
+export interface ServiceTargets {
+  readonly address: (service: number) => string;
+  /** The Service port, which the Ingresses name and `--upstream service` connects to. */
+  readonly servicePort: number;
+  readonly targetPort: number;
+}
+
+const DEFAULT_TARGETS: ServiceTargets = { address: serviceAddress, servicePort: 80, targetPort: 8080 };
+
+function servicesYaml(namespace: string, targets: ServiceTargets = DEFAULT_TARGETS): string {
   const docs: string[] = [];
   for (let s = 0; s < SERVICES; s++) {
-    const ip = serviceAddress(s);
+    const ip = targets.address(s);
     docs.push(`apiVersion: v1
 kind: Service
 metadata: { name: svc-${s}, namespace: ${namespace} }
 spec:
   clusterIP: ${ip}
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
+  ports: [{ name: http, port: ${targets.servicePort}, targetPort: ${targets.targetPort} }]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -193,7 +203,7 @@ metadata:
   labels: { kubernetes.io/service-name: svc-${s} }
 addressType: IPv4
 endpoints: [{ addresses: ["${ip}"], conditions: { ready: true } }]
-ports: [{ name: http, port: 8080, protocol: TCP }]
+ports: [{ name: http, port: ${targets.targetPort}, protocol: TCP }]
 `);
   }
   return docs.join('---\n');
@@ -212,28 +222,37 @@ const INGRESS_PATHS: readonly { readonly path: string; readonly type: 'Exact' | 
   { path: '/', type: 'Prefix' },
 ];
 
-/**
- * An IngressClass, SERVICES Services with EndpointSlices, and one Ingress per host with `pathsPerHost` paths
- * (Exact and Prefix), as one multi-document YAML text.
- */
-export function ingressManifest(hosts: number, pathsPerHost = INGRESS_PATHS.length): string {
-  const docs = [
-    `apiVersion: networking.k8s.io/v1
+const INGRESS_CLASS_YAML = `apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata: { name: gatehouse }
 spec: { controller: gatehouse.dev/ingress-controller }
-`,
-    servicesYaml('bench'),
-  ];
-  for (let h = 0; h < hosts; h++) {
-    const paths = INGRESS_PATHS.slice(0, pathsPerHost)
-      .map(
-        (p, i) => `          - path: ${p.path}
+`;
+
+/**
+ * The Ingress of host `h`: `pathsPerHost` paths (Exact and Prefix) over the Services, plus `extraPaths` (Exact, to
+ * the Service `svc-changed`, which the fixture does not define), which the change benchmarks add one at a time.
+ */
+export function hostIngressYaml(
+  h: number,
+  pathsPerHost = INGRESS_PATHS.length,
+  extraPaths: readonly string[] = [],
+  servicePort = 80,
+): string {
+  const paths = INGRESS_PATHS.slice(0, pathsPerHost)
+    .map(
+      (p, i) => `          - path: ${p.path}
             pathType: ${p.type}
-            backend: { service: { name: svc-${(h + i) % SERVICES}, port: { number: 80 } } }`,
-      )
-      .join('\n');
-    docs.push(`apiVersion: networking.k8s.io/v1
+            backend: { service: { name: svc-${(h + i) % SERVICES}, port: { number: ${servicePort} } } }`,
+    )
+    .concat(
+      extraPaths.map(
+        (p) => `          - path: ${p}
+            pathType: Exact
+            backend: { service: { name: svc-changed, port: { number: ${servicePort} } } }`,
+      ),
+    )
+    .join('\n');
+  return `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: app-${h}
@@ -246,8 +265,25 @@ spec:
       http:
         paths:
 ${paths}
-`);
-  }
+`;
+}
+
+/** The IngressClass and the SERVICES Services with their EndpointSlices, as one multi-document YAML text. */
+export function ingressBaseManifest(targets: ServiceTargets = DEFAULT_TARGETS): string {
+  return [INGRESS_CLASS_YAML, servicesYaml('bench', targets)].join('---\n');
+}
+
+/**
+ * An IngressClass, SERVICES Services with EndpointSlices, and one Ingress per host with `pathsPerHost` paths
+ * (Exact and Prefix), as one multi-document YAML text.
+ */
+export function ingressManifest(
+  hosts: number,
+  pathsPerHost = INGRESS_PATHS.length,
+  targets: ServiceTargets = DEFAULT_TARGETS,
+): string {
+  const docs = [ingressBaseManifest(targets)];
+  for (let h = 0; h < hosts; h++) docs.push(hostIngressYaml(h, pathsPerHost, [], targets.servicePort));
   return docs.join('---\n');
 }
 
