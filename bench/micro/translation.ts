@@ -9,12 +9,12 @@ import type { KubeObject } from '../../src/model/objects.ts';
 import { Snapshot } from '../../src/model/snapshot.ts';
 import { ObjectStore } from '../../src/model/store.ts';
 import { GATEWAY_CONTROLLER, INGRESS_CONTROLLER, translateAll } from '../../src/runtime/translate-all.ts';
-import { parseManifestText } from '../../src/sources/file/parse.ts';
+import { type ParseCache, parseManifest, parseManifestText } from '../../src/sources/file/parse.ts';
 import { selfSignedDefaultCertificate } from '../../src/tls/certificates.ts';
 import { translateGatewayAPI } from '../../src/translate/gatewayapi/translate-gatewayapi.ts';
 import { translateIngresses } from '../../src/translate/ingress/translate-ingress.ts';
 import { defaultUpstreamOptions, PoolRegistry } from '../../src/upstream/pools.ts';
-import { httpRouteManifest, ingressManifest } from './fixtures.ts';
+import { hostIngressYaml, httpRouteManifest, ingressManifest } from './fixtures.ts';
 import {
   headline,
   jsonTarget,
@@ -33,6 +33,8 @@ interface Case {
   readonly text: string;
   /** The translator this case is about, on its own. */
   readonly translate: (snapshot: Snapshot) => { readonly ir: IR };
+  /** The same text with one path added to one document, for the one-route change. */
+  readonly edited?: string;
 }
 
 function countRoutes(ir: IR): number {
@@ -57,10 +59,12 @@ async function main(): Promise<void> {
     secureContexts: new SecureContextCache(),
     defaultCertificate: selfSignedDefaultCertificate(),
   };
+  const ingressText = ingressManifest(1_000);
   const cases: Case[] = [
     {
       label: '10,000 Ingress paths / 1,000 hosts',
-      text: ingressManifest(1_000),
+      text: ingressText,
+      edited: ingressText.replace(hostIngressYaml(500), hostIngressYaml(500, undefined, ['/changed'])),
       translate: (s) =>
         translateIngresses(s, {
           ingressClass: 'gatehouse',
@@ -83,6 +87,38 @@ async function main(): Promise<void> {
     const result = translateAll(store.snapshot(), TRANSLATE_OPTIONS);
     store.close();
     return compileTable(result.ir, compileContext, hashIR(result.ir));
+  };
+  /**
+   * A one-route change as the file source and the runtime apply it: the file parsed again with the cache of its
+   * last parse (only the changed document is parsed), the store, every translator, hash, compile. Alternates
+   * between the two versions, so every operation is a change.
+   */
+  const oneChange = (text: string, edited: string): MicroResult[] => {
+    if (edited === text) throw new Error('the edit changed nothing');
+    const versions = [text, edited];
+    let version = 0;
+    let cache: ParseCache | null = parseManifest(text, 'bench.yaml').cache;
+    const reparse = (): readonly KubeObject[] => {
+      version ^= 1;
+      const parsed = parseManifest(versions[version] as string, 'bench.yaml', cache);
+      cache = parsed.cache;
+      return parsed.objects;
+    };
+    const store = new ObjectStore({ onChange: () => {} });
+    store.set('files', reparse());
+    const change = (): unknown => {
+      store.set('files', reparse());
+      const result = translateAll(store.snapshot(), TRANSLATE_OPTIONS);
+      return compileTable(result.ir, compileContext, hashIR(result.ir));
+    };
+    const out = [
+      measureRuns(SUITE, '10,000 Ingress paths: one-path change, re-parse of the file (cached)', reparse, runs),
+      headline(
+        measureRuns(SUITE, '10,000 Ingress paths: one-path change (re-parse→store→translateAll→compile)', change, runs),
+      ),
+    ];
+    store.close();
+    return out;
   };
   const results: MicroResult[] = [];
   const notes: string[] = [];
@@ -112,6 +148,7 @@ async function main(): Promise<void> {
       ),
       headline(cold),
     ];
+    if (c.edited !== undefined) stage.push(...oneChange(c.text, c.edited));
     for (const r of stage) printResult(r);
     results.push(...stage);
   }

@@ -48,8 +48,8 @@ export class ObjectStore {
   readonly #maxDelayMs: number;
   readonly #sources = new Map<string, ReadonlyMap<string, KubeObject>>();
   #effective: ReadonlyMap<string, KubeObject> = new Map();
-  /** Content of each object in the last emitted snapshot, to skip bursts that end where they started. */
-  #emitted: ReadonlyMap<string, string> = new Map();
+  /** The objects of the last emitted snapshot, to skip bursts that end where they started. */
+  #emitted: ReadonlyMap<string, KubeObject> = new Map();
   #snapshot: Snapshot | undefined;
   #pending = false;
   #debounceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -143,16 +143,19 @@ export class ObjectStore {
     this.#clearTimers();
     this.#pending = false;
     if (this.#closed) return;
-    const content = new Map<string, string>();
-    for (const [key, o] of this.#effective) content.set(key, objectContent(o));
-    if (sameContent(content, this.#emitted)) return;
-    this.#emitted = content;
+    if (sameContent(this.#effective, this.#emitted)) return;
+    this.#emitted = this.#effective;
     this.#onChange(this.snapshot());
   }
 }
 
-function sameContent(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+/** Whether two sets of objects look the same to translators; only objects that were replaced are compared by content. */
+function sameContent(a: ReadonlyMap<string, KubeObject>, b: ReadonlyMap<string, KubeObject>): boolean {
   if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  for (const [k, o] of a) {
+    const old = b.get(k);
+    if (old === o) continue;
+    if (old === undefined || objectContent(old) !== objectContent(o)) return false;
+  }
   return true;
 }

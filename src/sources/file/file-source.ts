@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Diagnostic } from '../../ir/types.ts';
 import type { KubeObject } from '../../model/objects.ts';
 import { keyOf, objectKey } from '../../model/objects.ts';
-import { parseManifest } from './parse.ts';
+import { type ParseCache, parseManifest } from './parse.ts';
 
 export interface FileSourceUpdate {
   /** Every object currently read, files in path order and objects in file order. */
@@ -43,6 +43,8 @@ interface FileState {
   readonly hash: string | undefined;
   readonly objects: readonly KubeObject[];
   readonly diagnostics: readonly Diagnostic[];
+  /** What the last parse keeps for the next one, so a rewrite parses only the documents that changed. */
+  readonly parseCache: ParseCache | null;
 }
 
 interface Candidate {
@@ -242,6 +244,7 @@ export class FileSource {
         hash: undefined,
         objects: prev?.objects ?? [],
         diagnostics: [{ severity: 'error', file: c.display, message }],
+        parseCache: prev?.parseCache ?? null,
       };
     }
     const hash = createHash('sha256').update(text).digest('hex');
@@ -250,13 +253,13 @@ export class FileSource {
       return { ...prev, ...base };
     }
 
-    const parsed = parseManifest(text, c.display);
+    const parsed = parseManifest(text, c.display, prev?.parseCache ?? null);
     if (parsed.fatal) {
       const kept = prev?.objects ?? [];
       const diagnostics = parsed.diagnostics.map((d, i) =>
         i === 0 && kept.length > 0 ? { ...d, message: d.message + keeping(kept.length) } : d,
       );
-      return { ...base, hash, objects: kept, diagnostics };
+      return { ...base, hash, objects: kept, diagnostics, parseCache: prev?.parseCache ?? null };
     }
 
     // An object that became invalid keeps its last good version from this file, if it had one.
@@ -278,7 +281,7 @@ export class FileSource {
       const key = objectKey(d.object.kind, d.object.namespace, d.object.name);
       return keptKeys.has(key) ? { ...d, message: `${d.message}; keeping the previous version` } : d;
     });
-    return { ...base, hash, objects, diagnostics };
+    return { ...base, hash, objects, diagnostics, parseCache: parsed.cache };
   }
 
   #output(): FileSourceUpdate {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Service } from '../../model/objects.ts';
 import { parseManifest, parseManifestText } from './parse.ts';
@@ -304,4 +306,92 @@ spec:
     },
   ]);
   assert.deepEqual(r.invalid, [{ kind: 'HTTPRoute', namespace: 'shop', name: 'broken' }]);
+});
+
+/** Every YAML text the repository holds, plus edge cases of document markers: the piecewise parse must agree. */
+function corpus(): { file: string; text: string }[] {
+  const out: { file: string; text: string }[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(e.name)) out.push({ file: p, text: readFileSync(p, 'utf8') });
+    }
+  };
+  const root = join(import.meta.dirname, '../../..');
+  for (const d of ['testdata', 'examples', 'deploy']) walk(join(root, d));
+  const svc = service('a');
+  const edge = [
+    `a: |\n  x\n---\n${svc}`,
+    `a: |\n  x\n  ---\n  y\nb: 1\n---\n${svc}`,
+    `${svc}...\n# after the end\n---\n${service('b')}`,
+    `${svc}...\n${service('b')}---\n${service('c')}`,
+    `# lead\n---\n${svc}--- \n${service('b')}---\t\n---\r\n${service('c')}`,
+    `--- |\n  text\n---\n${svc}---foo: 1\n`,
+    `${svc.replaceAll('\n', '\r\n')}---\r\n${service('b').replaceAll('\n', '\r\n')}`,
+    `\ufeff---\n${svc}---\n${service('b')}`,
+    `key: plain\n  multi\n---\n${svc}`,
+    `%YAML 1.2\n---\n${svc}`,
+    `${svc}---\n%TAG ! tag:example.com,2000:\n---\n${service('b')}`,
+    `a: "x\n---\ny"\n---\n${svc}`,
+    `a: [1,\n---\n2]\n---\n${svc}`,
+    `&a x: 1\n---\n*a : 2\n`,
+    `${svc}---\nkind: Service\napiVersion: v1\nmetadata: {name: a, namespace: default}\n`,
+    `apiVersion: v1\nkind: List\nitems: [{kind: Service}]\n---\n${svc}`,
+    `apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 0}]}\n---\n${service('b')}`,
+    `apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: old}\n---\n${svc}`,
+    `a: 1\na: 2\n---\n${svc}`,
+    '',
+    '---',
+    '---\n',
+    '\n---\n---\n',
+  ];
+  edge.forEach((text, i) => {
+    out.push({ file: `edge-${i}.yaml`, text });
+  });
+  return out;
+}
+
+test('the piecewise parse gives what the whole parse gives, for every YAML file of the repository and edge cases', () => {
+  const files = corpus();
+  assert.ok(files.length > 100);
+  for (const { file, text } of files) {
+    const whole = parseManifest(text, file, null, false);
+    const pieces = parseManifest(text, file);
+    assert.deepEqual(
+      { ...pieces, cache: null },
+      { ...whole, cache: null },
+      `${file}: the piecewise parse differs from the whole parse`,
+    );
+  }
+});
+
+test('a re-parse keeps the objects of unchanged documents and numbers documents as a whole parse does', () => {
+  const docs = ['a', 'b', 'c', 'd'].map((n) => service(n));
+  const first = parseManifest(docs.join('---\n'), 'f.yaml');
+  assert.notEqual(first.cache, null);
+  // `c` changed: a, b and d are the very same objects.
+  const changed = [docs[0], docs[1], service('c', 'default', 81), docs[3]].join('---\n');
+  const second = parseManifest(changed, 'f.yaml', first.cache);
+  assert.deepEqual({ ...second, cache: null }, { ...parseManifest(changed, 'f.yaml', null, false), cache: null });
+  assert.equal(second.objects[0], first.objects[0]);
+  assert.equal(second.objects[1], first.objects[1]);
+  assert.notEqual(second.objects[2], first.objects[2]);
+  assert.equal((second.objects[2] as Service).spec.ports[0]?.port, 81);
+  assert.equal(second.objects[3], first.objects[3]);
+  // A document inserted at the top moves every later one: their origins are renumbered.
+  const inserted = [service('z'), changed].join('---\n');
+  const third = parseManifest(inserted, 'f.yaml', second.cache);
+  assert.deepEqual({ ...third, cache: null }, { ...parseManifest(inserted, 'f.yaml', null, false), cache: null });
+  assert.deepEqual(
+    third.objects.map((o) => o.origin.document),
+    [0, 1, 2, 3, 4],
+  );
+  // Another file's cache is not used (origins name the file).
+  const other = parseManifest(changed, 'g.yaml', second.cache);
+  assert.equal(other.objects[0]?.origin.file, 'g.yaml');
+  assert.notEqual(other.objects[0], second.objects[0]);
+  // A text that turned invalid is parsed as a whole, with the whole parse's diagnostics.
+  const broken = `${changed}---\na: [1\n`;
+  assert.deepEqual(parseManifest(broken, 'f.yaml', second.cache), parseManifest(broken, 'f.yaml', null, false));
 });
