@@ -175,7 +175,9 @@ export class Gateway implements AdminState {
       this.#store.set(sourceId, update.objects);
     });
     if (this.#stopping) return;
-    // The first configuration is applied at once, not after the debounce, so the gateway is ready sooner.
+    // The first configuration is applied at once, not after the debounce, so the gateway is ready sooner; the store
+    // counts it as emitted, so the debounce does not hand the same objects over again once ready.
+    this.#store.flush();
     await this.#apply(this.#store.snapshot());
     this.#ready = true;
     this.#logger.info({ adminPort: this.adminPort }, 'ready');

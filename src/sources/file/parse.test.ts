@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Service } from '../../model/objects.ts';
+import { yaml } from '../yaml.ts';
 import { parseManifest, parseManifestText } from './parse.ts';
 
 const service = (name: string, ns = 'default', port = 80): string => `apiVersion: v1
@@ -394,4 +395,28 @@ test('a re-parse keeps the objects of unchanged documents and numbers documents 
   // A text that turned invalid is parsed as a whole, with the whole parse's diagnostics.
   const broken = `${changed}---\na: [1\n`;
   assert.deepEqual(parseManifest(broken, 'f.yaml', second.cache), parseManifest(broken, 'f.yaml', null, false));
+});
+
+test('the YAML parser is the browser build of the yaml package, and parses what its Node build parses', async () => {
+  const nodeBuild = await import('yaml');
+  assert.notEqual(
+    yaml.parseAllDocuments,
+    nodeBuild.parseAllDocuments,
+    'the Node build was loaded: see src/sources/yaml.ts',
+  );
+  for (const { file, text } of corpus()) {
+    const a = nodeBuild.parseAllDocuments(text, { prettyErrors: false, merge: true, uniqueKeys: true });
+    const b = yaml.parseAllDocuments(text, { prettyErrors: false, merge: true, uniqueKeys: true });
+    const js = (docs: typeof a): unknown =>
+      'empty' in docs
+        ? docs.errors.map((e) => e.code)
+        : docs.map((d) => {
+            try {
+              return { errors: d.errors.map((e) => e.code), warnings: d.warnings.map((w) => w.code), value: d.toJS() };
+            } catch (err) {
+              return (err as Error).message;
+            }
+          });
+    assert.deepEqual(js(b), js(a), file);
+  }
 });

@@ -1,10 +1,11 @@
 // Manifest text → typed objects and diagnostics. Pure: the caller reads the file; this never touches the disk,
 // so `gatehouse check`, golden tests and the watching source all parse the same way.
-import { LineCounter, parseAllDocuments } from 'yaml';
+
 import type { Diagnostic } from '../../ir/types.ts';
 import { decodeObject, objectRefOf, readApiVersions } from '../../model/decode.ts';
 import type { KubeObject, ObjectRef } from '../../model/objects.ts';
 import { objectKey } from '../../model/objects.ts';
+import { yaml } from '../yaml.ts';
 
 export interface ParsedFile {
   /** Decoded objects this file holds (multi-document YAML, JSON, `kind: List` expanded), in file order. */
@@ -161,8 +162,8 @@ export function parseManifest(
   } else {
     const pieces = chunked ? parseChunks(text, file, previous) : null;
     if (pieces !== null) return pieces;
-    const lineCounter = new LineCounter();
-    const docs = parseAllDocuments(text, { lineCounter, ...YAML_OPTIONS });
+    const lineCounter = new yaml.LineCounter();
+    const docs = yaml.parseAllDocuments(text, { lineCounter, ...YAML_OPTIONS });
     // An empty stream carries its own errors (e.g. a lone stray directive).
     const streamErrors = 'empty' in docs ? docs.errors : docs.flatMap((d) => d.errors);
     const first = streamErrors[0];
@@ -287,7 +288,7 @@ function parseChunks(text: string, file: string, previous: ParseCache | null): P
 }
 
 function parseChunk(piece: string, file: string, offset: number): Chunk | null {
-  const docs = parseAllDocuments(piece, YAML_OPTIONS);
+  const docs = yaml.parseAllDocuments(piece, YAML_OPTIONS);
   if ('empty' in docs) {
     return docs.errors.length > 0 ? null : { offset, documents: 0, listDiagnostics: [], outcomes: [] };
   }

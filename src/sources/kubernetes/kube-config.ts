@@ -9,7 +9,7 @@
 // error. Errors are returned as one line of text naming the file and field, never thrown.
 import { readFileSync, statSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { yaml } from '../yaml.ts';
 
 export interface KubeConfig {
   /** `https://host:port` (optionally with a path prefix), or `http://…` for tests. */
@@ -162,7 +162,7 @@ function loadKubeconfigFile(path: string, how: string, readFile: (path: string) 
   }
   let doc: unknown;
   try {
-    doc = parse(text, { maxAliasCount: 100 });
+    doc = yaml.parse(text, { maxAliasCount: 100 });
   } catch (err) {
     return `${label}: invalid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   }
