@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Diagnostic, IR, StatusEntry } from '../ir/types.ts';
-import type { Metrics } from '../observe/metrics.ts';
 
 /** What the admin endpoints read; the runtime provides it. */
 export interface AdminState {
@@ -9,6 +8,12 @@ export interface AdminState {
   config(): IR | null;
   status(): readonly StatusEntry[];
   diagnostics(): readonly Diagnostic[];
+}
+
+/** Where `/metrics` comes from: one registry, or several processes' merged (`--workers`). */
+export interface MetricsSource {
+  metricsText(): Promise<string>;
+  readonly contentType: string;
 }
 
 /** The IR as printed: private keys never leave the process. */
@@ -37,10 +42,10 @@ function sendText(res: ServerResponse, status: number, body: string, type = 'tex
 
 export class AdminServer {
   readonly #state: AdminState;
-  readonly #metrics: Metrics;
+  readonly #metrics: MetricsSource;
   readonly #server: Server;
 
-  constructor(state: AdminState, metrics: Metrics) {
+  constructor(state: AdminState, metrics: MetricsSource) {
     this.#state = state;
     this.#metrics = metrics;
     this.#server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
@@ -57,7 +62,7 @@ export class AdminServer {
       case '/readyz':
         return this.#state.ready() ? sendText(res, 200, 'ready\n') : sendText(res, 503, 'not ready\n');
       case '/metrics':
-        return sendText(res, 200, await this.#metrics.registry.metrics(), this.#metrics.registry.contentType);
+        return sendText(res, 200, await this.#metrics.metricsText(), this.#metrics.contentType);
       case '/api/config':
         return sendJson(res, 200, redactedConfig(this.#state.config()));
       case '/api/status':

@@ -85,6 +85,15 @@ export class Metrics {
       registers,
     });
   }
+
+  /** The Prometheus text of this process's registry. */
+  metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 }
 
 export function codeClass(status: number): string {

@@ -1,8 +1,6 @@
 import { AdminServer, type AdminState } from '../admin/admin-server.ts';
-import { type CompiledTable, compileTable, hashIR } from '../compile/compile-table.ts';
-import { type KeyPair, SecureContextCache } from '../compile/tls-contexts.ts';
-import { TrustedProxies } from '../dataplane/client-address.ts';
-import { DataPlane, type ServerLimits } from '../dataplane/dataplane.ts';
+import { hashIR } from '../compile/compile-table.ts';
+import type { ServerLimits } from '../dataplane/dataplane.ts';
 import type { Diagnostic, IR, StatusEntry } from '../ir/types.ts';
 import type { KubeObject } from '../model/objects.ts';
 import type { Snapshot } from '../model/snapshot.ts';
@@ -14,8 +12,9 @@ import { KubeClient } from '../sources/kubernetes/api-client.ts';
 import type { KubeConfig } from '../sources/kubernetes/kube-config.ts';
 import { KubernetesSource } from '../sources/kubernetes/kubernetes-source.ts';
 import { selfSignedDefaultCertificate } from '../tls/certificates.ts';
-import { PoolRegistry, type UpstreamOptions } from '../upstream/pools.ts';
+import type { UpstreamOptions } from '../upstream/pools.ts';
 import { defaultLeaderElection, KubernetesStatus, type StatusOptions } from './kubernetes-status.ts';
+import { type DataPlaneSettings, LocalServing, type Serving } from './serving.ts';
 import { GATEWAY_CONTROLLER, INGRESS_CONTROLLER, type TranslateOptions, translateAll } from './translate-all.ts';
 
 export interface GatewayOptions {
@@ -60,13 +59,11 @@ function diagnosticKey(d: Diagnostic): string {
  * which table is live. Changes are applied one at a time; a burst that arrives meanwhile is applied once, after.
  */
 export class Gateway implements AdminState {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly #options: GatewayOptions;
   readonly #logger: Logger;
-  readonly #pools: PoolRegistry;
-  readonly #secureContexts = new SecureContextCache();
-  readonly #defaultCertificate: KeyPair;
-  readonly #dataplane: DataPlane;
+  /** The data plane (compile, swap, listeners, upstream pools). */
+  readonly #serving: Serving;
   readonly #admin: AdminServer;
   readonly #store: ObjectStore;
   readonly #kubeClient: KubeClient | null;
@@ -74,7 +71,8 @@ export class Gateway implements AdminState {
   readonly #kubeStatus: KubernetesStatus | null;
   #source: ConfigSource | null = null;
   #stopping = false;
-  #live: CompiledTable | null = null;
+  /** The IR serving now and its hash. */
+  #live: { readonly ir: IR; readonly hash: string } | null = null;
   #status: readonly StatusEntry[] = [];
   #sourceDiagnostics: readonly Diagnostic[] = [];
   #translateDiagnostics: readonly Diagnostic[] = [];
@@ -86,21 +84,22 @@ export class Gateway implements AdminState {
   constructor(options: GatewayOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
-    this.#pools = new PoolRegistry(options.upstream);
-    this.#defaultCertificate = selfSignedDefaultCertificate();
-    this.#dataplane = new DataPlane(
-      {
-        listenAddress: options.listenAddress,
-        limits: options.limits,
-        trustedProxies: new TrustedProxies(options.trustedProxies),
-        accessLog: options.accessLog,
-        upstreamConnectTimeoutMs: options.upstream.connectTimeoutMs,
-        upstreamTimeoutMs: options.upstream.timeoutMs,
-      },
-      logger,
-      this.metrics,
-    );
-    this.#admin = new AdminServer(this, this.metrics);
+    this.metrics = new Metrics();
+    const { certPem, keyPem } = selfSignedDefaultCertificate();
+    const settings: DataPlaneSettings = {
+      listenAddress: options.listenAddress,
+      limits: options.limits,
+      upstream: options.upstream,
+      trustedProxies: options.trustedProxies,
+      accessLog: options.accessLog,
+      defaultCertificate: { certPem, keyPem },
+    };
+    this.#serving = new LocalServing(settings, logger, this.metrics);
+    const serving = this.#serving;
+    this.#admin = new AdminServer(this, {
+      metricsText: () => serving.metricsText(),
+      contentType: this.metrics.contentType,
+    });
     // One client for the whole process: the source's watches and whatever writes status share its connections.
     this.#kubeClient = options.kubernetes === undefined ? null : new KubeClient(options.kubernetes.config);
     this.#kubeStatus =
@@ -121,7 +120,7 @@ export class Gateway implements AdminState {
   }
 
   ready(): boolean {
-    return this.#ready && !this.#dataplane.draining;
+    return this.#ready && !this.#stopping && this.#serving.serving();
   }
 
   config(): IR | null {
@@ -228,24 +227,14 @@ export class Gateway implements AdminState {
         this.#kubeStatus?.publish(snapshot, result);
         return;
       }
-      const compiled = compileTable(
-        result.ir,
-        {
-          pools: this.#pools,
-          secureContexts: this.#secureContexts,
-          defaultCertificate: this.#defaultCertificate,
-        },
-        hash,
-      );
-      const diagnostics = [...result.diagnostics, ...compiled.diagnostics];
+      const outcome = await this.#serving.apply(result.ir, hash);
+      const diagnostics = [...result.diagnostics, ...outcome.diagnostics];
       this.#report(diagnostics);
       this.#translateDiagnostics = diagnostics;
-      const listenerErrors = await this.#dataplane.apply(compiled.table);
-      for (const e of listenerErrors)
+      for (const e of outcome.listenerErrors)
         this.#logger.error({ listener: e.listener, port: e.port }, `cannot listen: ${e.message}`);
-      this.#live = compiled.table;
+      this.#live = { ir: result.ir, hash };
       this.#kubeStatus?.publish(snapshot, result);
-      this.#pools.retainOnly(compiled.table.origins);
       this.metrics.configReloads.labels('success').inc();
       this.metrics.configLastReloadSuccess.set(1);
       const counts = { error: 0, warning: 0 };
@@ -253,7 +242,11 @@ export class Gateway implements AdminState {
       this.metrics.configDiagnostics.labels('error').set(counts.error);
       this.metrics.configDiagnostics.labels('warning').set(counts.warning);
       this.#logger.info(
-        { listeners: compiled.table.listeners.size, backends: result.ir.backends.length, hash: hash.slice(0, 12) },
+        {
+          listeners: result.ir.listeners.length,
+          backends: result.ir.backends.length,
+          hash: hash.slice(0, 12),
+        },
         'configuration applied',
       );
     } catch (err) {
@@ -268,15 +261,14 @@ export class Gateway implements AdminState {
 
   /** Graceful stop: not ready, stop accepting, let requests finish (bounded), close everything. */
   async stop(): Promise<void> {
-    this.#logger.info({ inflight: this.#dataplane.inflight }, 'draining');
+    this.#logger.info(this.#serving instanceof LocalServing ? { inflight: this.#serving.inflight } : {}, 'draining');
     this.#stopping = true;
     // Status first: writes in flight are cancelled and the Lease handed back, so another replica leads at once.
     await this.#kubeStatus?.stop();
     await this.#source?.close();
     await this.#kubeClient?.close();
     this.#store.close();
-    await this.#dataplane.drain(this.#options.drainTimeoutMs);
-    await this.#pools.close();
+    await this.#serving.drain(this.#options.drainTimeoutMs);
     await this.#admin.close();
     this.#logger.info('stopped');
   }
