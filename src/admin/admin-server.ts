@@ -8,6 +8,8 @@ export interface AdminState {
   config(): IR | null;
   status(): readonly StatusEntry[];
   diagnostics(): readonly Diagnostic[];
+  /** The processes serving traffic (`/api/workers`); absent: not offered. */
+  workers?(): readonly unknown[];
 }
 
 /** Where `/metrics` comes from: one registry, or several processes' merged (`--workers`). */
@@ -69,6 +71,9 @@ export class AdminServer {
         return sendJson(res, 200, this.#state.status());
       case '/api/diagnostics':
         return sendJson(res, 200, this.#state.diagnostics());
+      case '/api/workers':
+        if (this.#state.workers === undefined) return sendText(res, 404, 'not found\n');
+        return sendJson(res, 200, this.#state.workers());
       default:
         return sendText(res, 404, 'not found\n');
     }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { defaultServerLimits, type ServerLimits } from '../dataplane/dataplane.ts';
 import type { LogFormat, LogLevel } from '../observe/logger.ts';
@@ -42,6 +43,8 @@ export interface ServeArgs {
   readonly accessLog: boolean;
   readonly trustedProxies: readonly string[];
   readonly drainTimeoutMs: number;
+  /** `--workers N`: processes running the data plane; 1 runs it in the one process. */
+  readonly workers: number;
   readonly limits: ServerLimits;
   readonly upstreamOptions: UpstreamOptions;
 }
@@ -101,6 +104,12 @@ Limits and timeouts (durations: 500ms, 10s, 1m; bare numbers are seconds):
   --max-connections N          client connections per listener (default 20000)
   --websocket-idle-timeout D   WebSocket connection with no traffic either way (default 1h)
   --drain-timeout D            on SIGTERM, time given to requests in flight (default 10s)
+Processes:
+  --workers N                  processes serving traffic, sharing the listening ports (default: the CPUs this
+                               process may use, from CPU affinity and cgroup limits; here ${availableParallelism()}).
+                               Above 1, this process watches the sources, translates and runs the admin port,
+                               and N worker processes (about 60-100 MB each) run the data plane; 1 runs
+                               everything in one process
 Logging:
   --log-level LEVEL            trace|debug|info|warn|error|fatal|silent (default info)
   --log-format json|text       (default json)
@@ -265,6 +274,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     accessLog: oneOf('--access-log', v['access-log'] ?? 'on', ['on', 'off']) === 'on',
     trustedProxies,
     drainTimeoutMs: v['drain-timeout'] === undefined ? 10_000 : parseDuration('--drain-timeout', v['drain-timeout']),
+    workers: v.workers === undefined ? availableParallelism() : parseInteger('--workers', v.workers, 1, 1024),
     limits,
     upstreamOptions,
   };
@@ -310,6 +320,7 @@ function parseServeFlags(argv: readonly string[]) {
       'max-connections': { type: 'string' },
       'websocket-idle-timeout': { type: 'string' },
       'drain-timeout': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
 }

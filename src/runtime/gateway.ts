@@ -5,7 +5,7 @@ import type { Diagnostic, IR, StatusEntry } from '../ir/types.ts';
 import type { KubeObject } from '../model/objects.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { ObjectStore } from '../model/store.ts';
-import type { Logger } from '../observe/logger.ts';
+import type { LogFormat, Logger, LogLevel } from '../observe/logger.ts';
 import { Metrics } from '../observe/metrics.ts';
 import { FileSource } from '../sources/file/file-source.ts';
 import { KubeClient } from '../sources/kubernetes/api-client.ts';
@@ -13,8 +13,9 @@ import type { KubeConfig } from '../sources/kubernetes/kube-config.ts';
 import { KubernetesSource } from '../sources/kubernetes/kubernetes-source.ts';
 import { selfSignedDefaultCertificate } from '../tls/certificates.ts';
 import type { UpstreamOptions } from '../upstream/pools.ts';
+import { ClusterServing } from './cluster-serving.ts';
 import { defaultLeaderElection, KubernetesStatus, type StatusOptions } from './kubernetes-status.ts';
-import { type DataPlaneSettings, LocalServing, type Serving } from './serving.ts';
+import { type DataPlaneSettings, LocalServing, type Serving, type WorkerInfo } from './serving.ts';
 import { GATEWAY_CONTROLLER, INGRESS_CONTROLLER, type TranslateOptions, translateAll } from './translate-all.ts';
 
 export interface GatewayOptions {
@@ -40,6 +41,15 @@ export interface GatewayOptions {
   /** Debounce of source events: quiet period and longest wait. */
   readonly debounceMs: number;
   readonly maxDebounceMs: number;
+  /**
+   * Processes running the data plane (`--workers`). 1: in this process, as a single process always did. More:
+   * that many worker processes sharing the listening sockets (node:cluster), this one keeping the sources,
+   * translation, status and the admin server.
+   */
+  readonly workers?: number;
+  /** How worker processes log (they write to the same stdout). */
+  readonly logLevel?: LogLevel;
+  readonly logFormat?: LogFormat;
 }
 
 /** What both sources offer: a first complete read, then updates of everything they hold. */
@@ -62,8 +72,9 @@ export class Gateway implements AdminState {
   readonly metrics: Metrics;
   readonly #options: GatewayOptions;
   readonly #logger: Logger;
-  /** The data plane (compile, swap, listeners, upstream pools). */
+  /** The data plane: in this process, or the worker processes. */
   readonly #serving: Serving;
+  readonly #cluster: ClusterServing | null;
   readonly #admin: AdminServer;
   readonly #store: ObjectStore;
   readonly #kubeClient: KubeClient | null;
@@ -84,7 +95,8 @@ export class Gateway implements AdminState {
   constructor(options: GatewayOptions, logger: Logger) {
     this.#options = options;
     this.#logger = logger;
-    this.metrics = new Metrics();
+    const workers = options.workers ?? 1;
+    this.metrics = new Metrics(workers > 1 ? 'control' : 'all');
     const { certPem, keyPem } = selfSignedDefaultCertificate();
     const settings: DataPlaneSettings = {
       listenAddress: options.listenAddress,
@@ -94,7 +106,21 @@ export class Gateway implements AdminState {
       accessLog: options.accessLog,
       defaultCertificate: { certPem, keyPem },
     };
-    this.#serving = new LocalServing(settings, logger, this.metrics);
+    this.#cluster =
+      workers > 1
+        ? new ClusterServing(
+            {
+              workers,
+              settings,
+              drainTimeoutMs: options.drainTimeoutMs,
+              logLevel: options.logLevel ?? 'info',
+              logFormat: options.logFormat ?? 'json',
+            },
+            logger,
+            this.metrics,
+          )
+        : null;
+    this.#serving = this.#cluster ?? new LocalServing(settings, logger, this.metrics);
     const serving = this.#serving;
     this.#admin = new AdminServer(this, {
       metricsText: () => serving.metricsText(),
@@ -123,6 +149,10 @@ export class Gateway implements AdminState {
     return this.#ready && !this.#stopping && this.#serving.serving();
   }
 
+  workers(): readonly WorkerInfo[] {
+    return this.#serving.workers();
+  }
+
   config(): IR | null {
     return this.#live?.ir ?? null;
   }
@@ -146,6 +176,7 @@ export class Gateway implements AdminState {
 
   async start(): Promise<void> {
     await this.#admin.listen(this.#options.adminPort, this.#options.adminAddress);
+    this.#cluster?.start();
     const kube = this.#options.kubernetes;
     const source: ConfigSource =
       kube === undefined || this.#kubeClient === null
@@ -261,7 +292,10 @@ export class Gateway implements AdminState {
 
   /** Graceful stop: not ready, stop accepting, let requests finish (bounded), close everything. */
   async stop(): Promise<void> {
-    this.#logger.info(this.#serving instanceof LocalServing ? { inflight: this.#serving.inflight } : {}, 'draining');
+    this.#logger.info(
+      this.#serving instanceof LocalServing ? { inflight: this.#serving.inflight } : { workers: this.workers().length },
+      'draining',
+    );
     this.#stopping = true;
     // Status first: writes in flight are cancelled and the Lease handed back, so another replica leads at once.
     await this.#kubeStatus?.stop();

@@ -43,6 +43,11 @@ export interface StartOptions {
   readonly readyTimeoutMs?: number;
   /** Added to the environment of the process (e.g. POD_NAME). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Starts gatehouse in a process group of its own (worker processes included), so a test can signal the whole
+   * group as the external runners do: `process.kill(-child.pid, 'SIGTERM')`.
+   */
+  readonly detached?: boolean;
 }
 
 export async function startGatehouse(options: StartOptions): Promise<GatehouseProcess> {
@@ -67,6 +72,7 @@ export async function startGatehouse(options: StartOptions): Promise<GatehousePr
   const child = spawn(NODE, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.detached === true ? { detached: true } : {}),
     ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });
   const logs: Record<string, unknown>[] = [];
