@@ -122,8 +122,9 @@ export class ClusterServing implements Serving {
   start(): void {
     // The kernel balances connections over the workers (each accepts on the shared socket) rather than this
     // process accepting every connection and passing it on over IPC (node's default, SCHED_RR): measured with
-    // `npm run bench -- --macro --workers 2`, round-robin cost 35-60 % more CPU per request with a new connection
-    // per request, and the workers still got even shares without it (README, "Worker processes").
+    // `npm run bench -- --macro --workers 2`, round-robin nearly doubled the CPU per request with a new connection
+    // per request (~2,900 → ~1,600 requests per CPU-second), and the workers still got even shares without it
+    // (README, "Worker processes").
     // NODE_CLUSTER_SCHED_POLICY=rr|none still decides when set.
     if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     this.#logger.info(
