@@ -41,6 +41,7 @@ export interface ServeArgs {
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
   readonly accessLog: boolean;
+  readonly http1FastPath: boolean;
   readonly trustedProxies: readonly string[];
   readonly drainTimeoutMs: number;
   /** `--workers N`: processes running the data plane; 1 runs it in the one process. */
@@ -114,6 +115,12 @@ Logging:
   --log-level LEVEL            trace|debug|info|warn|error|fatal|silent (default info)
   --log-format json|text       (default json)
   --access-log on|off          one line per request (default on)
+Performance:
+  --http1-fast-path on|off     serve cleartext HTTP/1.1 on gatehouse's own HTTP/1.1 code, handing anything unusual
+                               to node's HTTP server (default on)
+
+Flags that take a value can also be set as GATEHOUSE_<FLAG> environment variables (--access-log off:
+GATEHOUSE_ACCESS_LOG=off); the command line wins.
 `;
 
 export function parseDuration(flag: string, value: string): number {
@@ -138,14 +145,21 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   return value as T;
 }
 
-export function parseServeArgs(argv: readonly string[]): ServeArgs {
+/**
+ * `env`: flags taking a value may also come from `GATEHOUSE_<FLAG>` variables (`--access-log` from
+ * `GATEHOUSE_ACCESS_LOG`); the command line wins. `--manifests` and the on/off-less flags come from the command line.
+ */
+export function parseServeArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ServeArgs {
   let parsed: ReturnType<typeof parseServeFlags>;
   try {
     parsed = parseServeFlags(argv);
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]);
   }
-  const v = parsed.values;
+  const v = withEnvironment(parsed.values, env);
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const manifests = v.manifests ?? [];
   const kubernetes = v.kubernetes === true;
@@ -272,6 +286,7 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
     logLevel: oneOf('--log-level', v['log-level'] ?? 'info', LOG_LEVELS),
     logFormat: oneOf('--log-format', v['log-format'] ?? 'json', ['json', 'text']),
     accessLog: oneOf('--access-log', v['access-log'] ?? 'on', ['on', 'off']) === 'on',
+    http1FastPath: oneOf('--http1-fast-path', v['http1-fast-path'] ?? 'on', ['on', 'off']) === 'on',
     trustedProxies,
     drainTimeoutMs: v['drain-timeout'] === undefined ? 10_000 : parseDuration('--drain-timeout', v['drain-timeout']),
     workers: v.workers === undefined ? availableParallelism() : parseInteger('--workers', v.workers, 1, 1024),
@@ -280,47 +295,63 @@ export function parseServeArgs(argv: readonly string[]): ServeArgs {
   };
 }
 
+type ServeFlagValues = ReturnType<typeof parseServeFlags>['values'];
+
+/** Fills string flags not given on the command line from their GATEHOUSE_* environment variables. */
+function withEnvironment(values: ServeFlagValues, env: Readonly<Record<string, string | undefined>>): ServeFlagValues {
+  const out: Record<string, unknown> = { ...values };
+  for (const [name, spec] of Object.entries(SERVE_FLAGS)) {
+    if (spec.type !== 'string' || 'multiple' in spec || out[name] !== undefined) continue;
+    const fromEnv = env[`GATEHOUSE_${name.toUpperCase().replaceAll('-', '_')}`];
+    if (fromEnv !== undefined && fromEnv !== '') out[name] = fromEnv;
+  }
+  return out as ServeFlagValues;
+}
+
+const SERVE_FLAGS = {
+  manifests: { type: 'string', multiple: true },
+  kubernetes: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'watch-namespace': { type: 'string' },
+  'publish-address': { type: 'string' },
+  'publish-service': { type: 'string' },
+  'leader-election': { type: 'string' },
+  'lease-namespace': { type: 'string' },
+  'lease-name': { type: 'string' },
+  'http-port': { type: 'string' },
+  'https-port': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-address': { type: 'string' },
+  'listen-address': { type: 'string' },
+  upstream: { type: 'string' },
+  'ingress-class': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'access-log': { type: 'string' },
+  'http1-fast-path': { type: 'string' },
+  'ssl-redirect': { type: 'string' },
+  'proxy-protocol': { type: 'boolean' },
+  'trusted-proxies': { type: 'string' },
+  'tcp-services-configmap': { type: 'string' },
+  'upstream-timeout': { type: 'string' },
+  'upstream-connect-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'keepalive-timeout': { type: 'string' },
+  'max-header-size': { type: 'string' },
+  'max-header-count': { type: 'string' },
+  'max-requests-per-socket': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'websocket-idle-timeout': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
 function parseServeFlags(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
     strict: true,
     allowPositionals: true,
-    options: {
-      manifests: { type: 'string', multiple: true },
-      kubernetes: { type: 'boolean' },
-      kubeconfig: { type: 'string' },
-      'watch-namespace': { type: 'string' },
-      'publish-address': { type: 'string' },
-      'publish-service': { type: 'string' },
-      'leader-election': { type: 'string' },
-      'lease-namespace': { type: 'string' },
-      'lease-name': { type: 'string' },
-      'http-port': { type: 'string' },
-      'https-port': { type: 'string' },
-      'admin-port': { type: 'string' },
-      'admin-address': { type: 'string' },
-      'listen-address': { type: 'string' },
-      upstream: { type: 'string' },
-      'ingress-class': { type: 'string' },
-      'log-level': { type: 'string' },
-      'log-format': { type: 'string' },
-      'access-log': { type: 'string' },
-      'ssl-redirect': { type: 'string' },
-      'proxy-protocol': { type: 'boolean' },
-      'trusted-proxies': { type: 'string' },
-      'tcp-services-configmap': { type: 'string' },
-      'upstream-timeout': { type: 'string' },
-      'upstream-connect-timeout': { type: 'string' },
-      'headers-timeout': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      'keepalive-timeout': { type: 'string' },
-      'max-header-size': { type: 'string' },
-      'max-header-count': { type: 'string' },
-      'max-requests-per-socket': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'websocket-idle-timeout': { type: 'string' },
-      'drain-timeout': { type: 'string' },
-      workers: { type: 'string' },
-    },
+    options: SERVE_FLAGS,
   });
 }

@@ -46,7 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       checkEnvironment();
-      await serve(parseServeArgs(rest));
+      await serve(parseServeArgs(rest, process.env));
       return -1;
     case 'echo': {
       const { runEchoCommand } = await import('./echo.ts');

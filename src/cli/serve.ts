@@ -61,6 +61,7 @@ export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): P
       upstream: args.upstreamOptions,
       trustedProxies: args.trustedProxies,
       accessLog: args.accessLog,
+      http1FastPath: args.http1FastPath,
       drainTimeoutMs: args.drainTimeoutMs,
       workers: args.workers,
       logLevel: args.logLevel,

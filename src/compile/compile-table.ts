@@ -90,14 +90,18 @@ export class CompiledListener {
   readonly proxyProtocol: boolean;
   /** Gateway API HTTPS ports with several listeners: host name → listener, for the 421 rule. */
   readonly listenerOf: HostRouter<string> | null;
+  /** Every backend its routes forward to is cleartext HTTP/1.1, so the HTTP/1.1 fast path can serve it. */
+  readonly fastH1: boolean;
 
   constructor(
     l: HTTPListener,
     hosts: HostRouter<CompiledVirtualHost>,
     sni: SniTable | null,
     defaultPair: KeyPair | null,
+    fastH1 = false,
   ) {
     this.name = l.name;
+    this.fastH1 = fastH1;
     this.protocol = l.protocol;
     this.port = l.port;
     this.hosts = hosts;
@@ -183,14 +187,16 @@ function compileListener(
   ctx: CompileContext,
   diagnostics: Diagnostic[],
 ): CompiledListener {
+  let fastH1 = true;
   const vhosts = l.virtualHosts.map((vh) => {
     const routes = vh.routes.map((r) => new CompiledRoute(r, backends));
+    for (const r of routes) for (const b of r.backends) if (!b.fastH1) fastH1 = false;
     return new CompiledVirtualHost(vh.name, new PathIndex(vh.routes, routes));
   });
   let sni: SniTable | null = null;
   let defaultPair: KeyPair | null = null;
   if (l.protocol === 'HTTPS') ({ sni, defaultPair } = compileListenerTLS(l.tls, ir, ctx, diagnostics));
-  return new CompiledListener(l, new HostRouter(l.virtualHosts, vhosts), sni, defaultPair);
+  return new CompiledListener(l, new HostRouter(l.virtualHosts, vhosts), sni, defaultPair, fastH1);
 }
 
 /** Turns the IR into lookups, once per change. Problems with single pieces become diagnostics, never throws. */

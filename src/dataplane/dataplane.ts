@@ -18,6 +18,7 @@ import { codeClass, type Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
 import { peerAddress, setProxySource, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
+import { H1Listener } from './h1-connection.ts';
 import { handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
 import { DEFAULT_PROXY_HEADER_TIMEOUT_MS, readProxyHeader } from './proxy-protocol.ts';
@@ -71,6 +72,8 @@ export interface DataPlaneOptions {
   /** For connections made outside the upstream pools (WebSocket tunnels), as the pools have them. */
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamTimeoutMs: number;
+  /** Serve cleartext HTTP/1.1 on the fast path (h1-connection.ts); off: node's HTTP server reads every request. */
+  readonly http1FastPath?: boolean;
 }
 
 interface ServerEntry {
@@ -95,15 +98,18 @@ class PrefaceSniff {
   readonly server: Server;
   readonly http1: ConnectionListener;
   readonly h2: Http2Server;
+  /** Where HTTP/1 connections start when the fast path is on. */
+  readonly fast: H1Listener | null;
   /** Connections whose first bytes have not come yet: no server tracks them, so closing them is ours to do. */
   readonly pending = new Set<Socket>();
   /** How long a connection may stay silent before its first bytes (the headers timeout). */
   readonly timeoutMs: number;
-  constructor(server: Server, http1: ConnectionListener, h2: Http2Server, timeoutMs: number) {
+  constructor(server: Server, http1: ConnectionListener, h2: Http2Server, timeoutMs: number, fast: H1Listener | null) {
     this.server = server;
     this.http1 = http1;
     this.h2 = h2;
     this.timeoutMs = timeoutMs;
+    this.fast = fast;
   }
 
   watch(socket: SniffedSocket): void {
@@ -162,6 +168,12 @@ function onFirstData(this: SniffedSocket, chunk: Buffer): void {
   this.setTimeout(0);
   sniff.pending.delete(this);
   this.sniff = null;
+  if (state !== true && sniff.fast !== null) {
+    // The fast path is handed the bytes directly and reads on from the flowing stream.
+    sniff.fast.start(this, chunk);
+    this.resume();
+    return;
+  }
   this.pause();
   this.unshift(chunk);
   // node's HTTP/2 session reads what is already buffered itself; the HTTP/1 parser needs the stream flowing.
@@ -232,6 +244,9 @@ export class DataPlane implements WebSocketContext {
   readonly #sessions = new Set<Http2Session>();
   /** Plain listeners' connections still waiting for their first bytes, by server. */
   readonly #sniffs = new Map<Server, PrefaceSniff>();
+  /** Plain listeners' fast-path connections, by server. */
+  readonly #fast = new Map<Server, H1Listener>();
+  #sweepTimer: NodeJS.Timeout | null = null;
   readonly #streams: StreamListeners;
   #inflight = 0;
   #idle: (() => void) | null = null;
@@ -487,7 +502,14 @@ export class DataPlane implements WebSocketContext {
     }
     const [first] = http1;
     if (first === undefined || http1.length !== 1) throw new Error('unexpected HTTP server connection listeners');
-    const sniff = new PrefaceSniff(server, first, h2, this.#options.limits.headersTimeoutMs);
+    const limits = this.#options.limits;
+    let fast: H1Listener | null = null;
+    if (this.#options.http1FastPath !== false) {
+      fast = new H1Listener(binding, server, first, limits);
+      this.#fast.set(server, fast);
+      this.#sweepTimer ??= setInterval(sweepFast, 1_000, this.#fast).unref();
+    }
+    const sniff = new PrefaceSniff(server, first, h2, limits.headersTimeoutMs, fast);
     this.#sniffs.set(server, sniff);
     const start = (socket: Socket): void => {
       sniff.watch(socket);
@@ -552,6 +574,8 @@ export class DataPlane implements WebSocketContext {
     entry.server.closeIdleConnections();
     this.#sniffs.get(entry.server)?.closePending();
     this.#sniffs.delete(entry.server);
+    this.#fast.get(entry.server)?.closeIdle();
+    this.#fast.delete(entry.server);
     for (const session of this.#sessions) {
       if ((session.socket as Socket | undefined)?.localPort === entry.port) session.close();
     }
@@ -567,6 +591,7 @@ export class DataPlane implements WebSocketContext {
     const closed = servers.map((e) => new Promise<void>((resolve) => e.server.close(() => resolve())));
     for (const e of servers) e.server.closeIdleConnections();
     for (const sniff of this.#sniffs.values()) sniff.closePending();
+    for (const fast of this.#fast.values()) fast.closeIdle();
     // GOAWAY: streams in flight finish, no new ones start.
     for (const session of this.#sessions) session.close();
     if (this.#inflight > 0) {
@@ -581,9 +606,15 @@ export class DataPlane implements WebSocketContext {
     // Upgraded connections are no longer the servers' to close, and a server closes only after them.
     for (const c of this.#upgraded) c.destroy();
     for (const e of servers) e.server.closeAllConnections();
+    for (const fast of this.#fast.values()) fast.closeAll();
+    if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
     for (const session of this.#sessions) session.destroy();
     await Promise.all([...closed, streams]);
   }
+}
+
+function sweepFast(listeners: ReadonlyMap<Server, H1Listener>): void {
+  for (const l of listeners.values()) l.sweep();
 }
 
 /** Malformed requests: answer 400 (431 for oversized heads) when the socket can still take it, then close. */

@@ -97,13 +97,18 @@ export class ForwardPlan {
 class RequestMatch implements MatchInput {
   readonly path: string;
   readonly method: string;
-  readonly headers: Readonly<Record<string, readonly string[] | undefined>>;
   readonly query: string;
+  readonly #req: RequestHead;
   constructor(path: string, method: string, req: RequestHead, query: string) {
     this.path = path;
     this.method = method;
-    this.headers = req.headersDistinct;
+    this.#req = req;
     this.query = query;
+  }
+
+  /** Read only by routes with header matches: building it costs a map of every header. */
+  get headers(): Readonly<Record<string, readonly string[] | undefined>> {
+    return this.#req.headersDistinct;
   }
 }
 

@@ -37,6 +37,8 @@ export interface GatewayOptions {
   readonly upstream: UpstreamOptions;
   readonly trustedProxies: readonly string[];
   readonly accessLog: boolean;
+  /** Cleartext HTTP/1.1 on the fast path (default on). */
+  readonly http1FastPath?: boolean;
   readonly drainTimeoutMs: number;
   /** Debounce of source events: quiet period and longest wait. */
   readonly debounceMs: number;
@@ -104,6 +106,7 @@ export class Gateway implements AdminState {
       upstream: options.upstream,
       trustedProxies: options.trustedProxies,
       accessLog: options.accessLog,
+      http1FastPath: options.http1FastPath !== false,
       defaultCertificate: { certPem, keyPem },
     };
     this.#cluster =

@@ -14,6 +14,8 @@ export interface DataPlaneSettings {
   readonly upstream: UpstreamOptions;
   readonly trustedProxies: readonly string[];
   readonly accessLog: boolean;
+  /** Cleartext HTTP/1.1 on the fast path (default on). */
+  readonly http1FastPath?: boolean;
   /** The certificate served when no configured one matches; one for every process, so clients see one. */
   readonly defaultCertificate: KeyPair;
 }
@@ -77,6 +79,7 @@ export class LocalServing implements Serving {
         accessLog: settings.accessLog,
         upstreamConnectTimeoutMs: settings.upstream.connectTimeoutMs,
         upstreamTimeoutMs: settings.upstream.timeoutMs,
+        http1FastPath: settings.http1FastPath !== false,
       },
       logger,
       metrics,

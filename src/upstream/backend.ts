@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { Backend } from '../ir/types.ts';
+import type { H1Origin } from './h1-origin.ts';
 import {
   type ConnectionProfile,
   FIXED_SERVERNAME,
@@ -57,6 +58,8 @@ export class UpstreamBackend {
   /** For connections made outside the pools (WebSocket tunnels) to a TLS backend; null for cleartext. */
   readonly tlsConnect: ConnectionOptions | null;
   readonly #pools: readonly UpstreamDispatcher[];
+  /** Parallel to `origins` for cleartext HTTP/1.1 backends (the fast path's connections); else empty. */
+  readonly #h1: readonly H1Origin[];
   #next = 0;
 
   constructor(backend: Backend, pools: PoolRegistry) {
@@ -98,6 +101,13 @@ export class UpstreamBackend {
       this.addresses = t.endpoints.map((e) => new UpstreamAddress(e.address, e.port));
     }
     this.#pools = this.origins.map((o) => pools.get(o, profile));
+    this.#h1 =
+      this.http2 || this.tls
+        ? []
+        : this.origins.map((o, i) => {
+            const a = this.addresses[i] as UpstreamAddress;
+            return pools.h1(o, a.host, a.port);
+          });
     this.poolKeys = this.origins.map((o) => poolKey(o, profile));
   }
 
@@ -108,6 +118,15 @@ export class UpstreamBackend {
     const i = this.#next;
     this.#next = i + 1 >= n ? 0 : i + 1;
     return i;
+  }
+
+  /** Whether the fast path can forward to this backend: cleartext HTTP/1.1, or no addresses to forward to. */
+  get fastH1(): boolean {
+    return !this.http2 && !this.tls;
+  }
+
+  h1Origin(index: number): H1Origin | null {
+    return this.#h1[index] ?? null;
   }
 
   pool(index: number): UpstreamDispatcher {

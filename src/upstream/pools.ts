@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { buildConnector, type Dispatcher, Pool } from 'undici';
 import type { UpstreamTLS } from '../ir/types.ts';
+import { H1Origin } from './h1-origin.ts';
 import { H2Origin } from './h2-origin.ts';
 
 export interface UpstreamOptions {
@@ -61,6 +62,8 @@ export function poolKey(origin: string, profile: ConnectionProfile): string {
  */
 export class PoolRegistry {
   readonly #pools = new Map<string, UpstreamDispatcher>();
+  /** The fast path's own connections to cleartext HTTP/1.1 origins, under the same keys as their undici pools. */
+  readonly #h1 = new Map<string, H1Origin>();
   readonly #options: UpstreamOptions;
 
   constructor(options: UpstreamOptions) {
@@ -75,6 +78,22 @@ export class PoolRegistry {
       this.#pools.set(key, pool);
     }
     return pool;
+  }
+
+  /** The fast path's connections to a cleartext HTTP/1.1 origin (`host` unbracketed). */
+  h1(origin: string, host: string, port: number): H1Origin {
+    let o = this.#h1.get(origin);
+    if (o === undefined) {
+      const opts = this.#options;
+      o = new H1Origin(host, port, {
+        connectTimeoutMs: opts.connectTimeoutMs,
+        timeoutMs: opts.timeoutMs,
+        keepAliveTimeoutMs: opts.keepAliveTimeoutMs,
+        maxConnections: opts.connectionsPerOrigin,
+      });
+      this.#h1.set(origin, o);
+    }
+    return o;
   }
 
   #create(origin: string, profile: ConnectionProfile): UpstreamDispatcher {
@@ -119,15 +138,24 @@ export class PoolRegistry {
       this.#pools.delete(origin);
       pool.close().catch(() => {});
     }
+    for (const [origin, o] of this.#h1) {
+      if (origins.has(origin)) continue;
+      this.#h1.delete(origin);
+      o.close();
+    }
   }
 
   async close(): Promise<void> {
+    for (const o of this.#h1.values()) o.close();
+    this.#h1.clear();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => {})));
   }
 
   async destroy(): Promise<void> {
+    for (const o of this.#h1.values()) o.close();
+    this.#h1.clear();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.destroy().catch(() => {})));
