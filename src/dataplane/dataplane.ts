@@ -14,11 +14,12 @@ import type { TLSSocket } from 'node:tls';
 import type { CompiledListener, CompiledTable } from '../compile/compile-table.ts';
 import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
 import type { Logger } from '../observe/logger.ts';
-import { codeClass, type Metrics } from '../observe/metrics.ts';
+import type { Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
 import { peerAddress, setProxySource, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
 import { H1Listener } from './h1-connection.ts';
+import { H2_PREFACE, prefaceState } from './h1-parse.ts';
 import { handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
 import { DEFAULT_PROXY_HEADER_TIMEOUT_MS, readProxyHeader } from './proxy-protocol.ts';
@@ -61,9 +62,6 @@ export const defaultServerLimits: ServerLimits = {
   h2IdleTimeoutMs: 120_000,
 };
 
-/** The client connection preface of HTTP/2 (RFC 9113 3.4): what a prior-knowledge h2c client sends first. */
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
 export interface DataPlaneOptions {
   readonly listenAddress: string;
   readonly limits: ServerLimits;
@@ -98,18 +96,15 @@ class PrefaceSniff {
   readonly server: Server;
   readonly http1: ConnectionListener;
   readonly h2: Http2Server;
-  /** Where HTTP/1 connections start when the fast path is on. */
-  readonly fast: H1Listener | null;
   /** Connections whose first bytes have not come yet: no server tracks them, so closing them is ours to do. */
   readonly pending = new Set<Socket>();
   /** How long a connection may stay silent before its first bytes (the headers timeout). */
   readonly timeoutMs: number;
-  constructor(server: Server, http1: ConnectionListener, h2: Http2Server, timeoutMs: number, fast: H1Listener | null) {
+  constructor(server: Server, http1: ConnectionListener, h2: Http2Server, timeoutMs: number) {
     this.server = server;
     this.http1 = http1;
     this.h2 = h2;
     this.timeoutMs = timeoutMs;
-    this.fast = fast;
   }
 
   watch(socket: SniffedSocket): void {
@@ -138,13 +133,6 @@ function onSniffClose(this: SniffedSocket): void {
   this.sniff?.pending.delete(this);
 }
 
-/** Whether `chunk` starts like the HTTP/2 preface: true (complete), false (not it), null (too short to say). */
-function prefaceState(chunk: Buffer): boolean | null {
-  const n = Math.min(chunk.length, H2_PREFACE.length);
-  for (let i = 0; i < n; i++) if (chunk[i] !== H2_PREFACE[i]) return false;
-  return n === H2_PREFACE.length ? true : null;
-}
-
 function onFirstData(this: SniffedSocket, chunk: Buffer): void {
   const sniff = this.sniff;
   if (sniff === undefined || sniff === null) return;
@@ -168,12 +156,6 @@ function onFirstData(this: SniffedSocket, chunk: Buffer): void {
   this.setTimeout(0);
   sniff.pending.delete(this);
   this.sniff = null;
-  if (state !== true && sniff.fast !== null) {
-    // The fast path is handed the bytes directly and reads on from the flowing stream.
-    sniff.fast.start(this, chunk);
-    this.resume();
-    return;
-  }
   this.pause();
   this.unshift(chunk);
   // node's HTTP/2 session reads what is already buffered itself; the HTTP/1 parser needs the stream flowing.
@@ -294,10 +276,14 @@ export class DataPlane implements WebSocketContext {
   exchangeEnded(ex: ExchangeRecord): void {
     this.#inflight--;
     const seconds = (performance.now() - ex.start) / 1000;
-    const route = ex.route === '' ? 'none' : ex.route;
-    this.#metrics.requests.labels(route, ex.backend === '' ? 'none' : ex.backend, codeClass(ex.status)).inc();
     // A tunnel's lifetime says nothing about the route's latency.
-    if (ex.status !== 101) this.#metrics.requestDuration.labels(route).observe(seconds);
+    this.#metrics.requestStats.record(
+      ex.route === '' ? 'none' : ex.route,
+      ex.backend === '' ? 'none' : ex.backend,
+      ex.status,
+      seconds,
+      ex.status !== 101,
+    );
     if (this.#options.accessLog) {
       this.#access.info(
         {
@@ -505,17 +491,24 @@ export class DataPlane implements WebSocketContext {
     const limits = this.#options.limits;
     let fast: H1Listener | null = null;
     if (this.#options.http1FastPath !== false) {
-      fast = new H1Listener(binding, server, first, limits);
+      fast = new H1Listener(binding, server, first, h2, limits);
       this.#fast.set(server, fast);
       this.#sweepTimer ??= setInterval(sweepFast, 1_000, this.#fast).unref();
     }
-    const sniff = new PrefaceSniff(server, first, h2, limits.headersTimeoutMs, fast);
+    const sniff = new PrefaceSniff(server, first, h2, limits.headersTimeoutMs);
     this.#sniffs.set(server, sniff);
-    const start = (socket: Socket): void => {
-      sniff.watch(socket);
-      // After a PROXY header the socket is paused with what followed it unshifted.
-      socket.resume();
-    };
+    // The fast path tells an HTTP/2 preface from HTTP/1 itself, and keeps the first-bytes timeout with the others.
+    const start =
+      fast === null
+        ? (socket: Socket): void => {
+            sniff.watch(socket);
+            // After a PROXY header the socket is paused with what followed it unshifted.
+            socket.resume();
+          }
+        : (socket: Socket): void => {
+            fast.start(socket, null);
+            socket.resume();
+          };
     server.on('connection', (socket: Socket) => this.#accept(binding, socket, start));
   }
 

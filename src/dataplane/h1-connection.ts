@@ -1,4 +1,5 @@
 import { type Server, STATUS_CODES } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
@@ -16,6 +17,7 @@ import {
   type ParsedResponse,
   parseRequestHead,
   parseResponseHead,
+  prefaceState,
   SLOW,
 } from './h1-parse.ts';
 import { connectionTokens } from './headers.ts';
@@ -88,25 +90,29 @@ export class H1Listener {
   readonly binding: ListenerBinding;
   readonly server: Server;
   readonly http1: ConnectionListener;
+  /** Takes connections that open with the HTTP/2 preface (h2c with prior knowledge). */
+  readonly h2: Http2Server;
   readonly limits: H1Limits;
   readonly connections = new Set<H1Connection>();
   readonly keepAliveHeader: string;
   #dateSecond = 0;
   #date = '';
 
-  constructor(binding: ListenerBinding, server: Server, http1: ConnectionListener, limits: H1Limits) {
+  constructor(binding: ListenerBinding, server: Server, http1: ConnectionListener, h2: Http2Server, limits: H1Limits) {
     this.binding = binding;
     this.server = server;
     this.http1 = http1;
+    this.h2 = h2;
     this.limits = limits;
     this.keepAliveHeader = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n`;
   }
 
-  /** A connection whose first bytes said HTTP/1: `first` is what was read. */
-  start(socket: Socket, first: Buffer): void {
+  /** A new connection (`first`: bytes already read from it); its first request head is due in the headers timeout. */
+  start(socket: Socket, first: Buffer | null): void {
     const conn = new H1Connection(this, socket as H1Socket);
     this.connections.add(conn);
-    conn.received(first);
+    if (first !== null) conn.received(first);
+    else conn.awaitFirstBytes();
   }
 
   /** The `Date` header value, computed once a second. */
@@ -260,6 +266,10 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     return out;
   }
 
+  awaitFirstBytes(): void {
+    this.#setDeadline(DEADLINE_HEAD, this.owner.limits.headersTimeoutMs);
+  }
+
   /** Bytes from the client. */
   received(chunk: Buffer): void {
     if (this.phase === PHASE_ACTIVE && this.bodyLeft > 0) {
@@ -304,6 +314,17 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     try {
       while (this.phase === PHASE_IDLE && this.buf !== null) {
         const limits = this.owner.limits;
+        if (this.requests === 0 && this.buf[0] === 0x50) {
+          const preface = prefaceState(this.buf);
+          if (preface === true) {
+            this.#handOver(true);
+            return;
+          }
+          if (preface === null) {
+            if (this.deadlineKind !== DEADLINE_HEAD) this.#setDeadline(DEADLINE_HEAD, limits.headersTimeoutMs);
+            return;
+          }
+        }
         const r = parseRequestHead(this.buf, 0, limits.maxHeaderSize, limits.maxHeaderCount);
         if (r === INCOMPLETE) {
           if (this.deadlineKind !== DEADLINE_HEAD) this.#setDeadline(DEADLINE_HEAD, limits.headersTimeoutMs);
@@ -311,7 +332,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
         }
         const listener = this.owner.binding.context.table?.listeners.get(this.listener);
         if (r === SLOW || (listener !== undefined && !listener.fastH1)) {
-          this.#handOver();
+          this.#handOver(false);
           return;
         }
         this.#begin(r);
@@ -326,8 +347,11 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     this.deadline = performance.now() + ms;
   }
 
-  /** From this request on, node's HTTP server reads the connection (with what is buffered put back first). */
-  #handOver(): void {
+  /**
+   * From this request on, node's HTTP server reads the connection (with what is buffered put back first); `h2`:
+   * its HTTP/2 server, for a connection that opened with the preface.
+   */
+  #handOver(h2: boolean): void {
     const socket = this.socket;
     this.phase = PHASE_HANDED;
     this.owner.connections.delete(this);
@@ -340,6 +364,11 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     socket.pause();
     if (this.buf !== null) socket.unshift(this.buf);
     this.buf = null;
+    // node's HTTP/2 session reads what is already buffered itself; the HTTP/1 parser needs the stream flowing.
+    if (h2) {
+      this.owner.h2.emit('connection', socket);
+      return;
+    }
     this.owner.http1.call(this.owner.server, socket);
     socket.resume();
   }
@@ -834,6 +863,11 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     const kind = this.deadlineKind;
     this.deadlineKind = DEADLINE_NONE;
     if (kind === DEADLINE_HEAD && this.phase === PHASE_IDLE) {
+      // A connection that never said anything is closed without an answer.
+      if (this.buf === null) {
+        this.socket.destroy();
+        return;
+      }
       this.phase = PHASE_CLOSED;
       this.socket.end('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       this.socket.once('finish', onClientFinish);

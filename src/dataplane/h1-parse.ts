@@ -5,6 +5,16 @@
  * same way, and every refusal keeps the status and behaviour the slow path has always had.
  */
 
+/** The client connection preface of HTTP/2 (RFC 9113 3.4): what a prior-knowledge h2c client sends first. */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Whether `chunk` starts like the HTTP/2 preface: true (complete), false (not it), null (too short to say). */
+export function prefaceState(chunk: Buffer): boolean | null {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  for (let i = 0; i < n; i++) if (chunk[i] !== H2_PREFACE[i]) return false;
+  return n === H2_PREFACE.length ? true : null;
+}
+
 /** The request head is not complete yet (and not over the size limit). */
 export const INCOMPLETE = 0;
 /** Not fast-path material: hand the connection to node's HTTP server from this request on. */

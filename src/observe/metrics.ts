@@ -1,9 +1,11 @@
 import {
   AggregatorRegistry,
   Counter,
+  type CounterConfiguration,
   collectDefaultMetrics,
   Gauge,
   Histogram,
+  type HistogramConfiguration,
   type MetricObjectWithValues,
   type MetricValue,
   Registry,
@@ -20,9 +22,134 @@ export type MetricsRole = 'all' | 'control' | 'data';
 /** One registry's metrics as plain data, as a worker sends them to the primary. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
+const CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+function classIndex(status: number): number {
+  if (status < 200) return 0;
+  if (status < 300) return 1;
+  if (status < 400) return 2;
+  if (status < 500) return 3;
+  return 4;
+}
+
+/** Upper bounds of the request duration histogram, in seconds. */
+const DURATION_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** One route's requests: counts by backend and status class, and its durations (bucket counts not cumulative). */
+class RouteSeries {
+  readonly byBackend = new Map<string, Float64Array>();
+  /** One count per bound of DURATION_BUCKETS, then one for durations above the largest. */
+  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+}
+
+/**
+ * Request counts and durations as plain numbers, one series per route: what each request adds costs two map
+ * lookups and a few additions (prom-client's `labels()` builds label objects and closures on every call). The
+ * two metrics below read them when scraped, in prom-client's own output format.
+ */
+export class RequestStats {
+  readonly #routes = new Map<string, RouteSeries>();
+
+  /** One finished request; `timed`: whether its duration says anything (not for a WebSocket tunnel). */
+  record(route: string, backend: string, status: number, seconds: number, timed: boolean): void {
+    let series = this.#routes.get(route);
+    if (series === undefined) {
+      series = new RouteSeries();
+      this.#routes.set(route, series);
+    }
+    let counts = series.byBackend.get(backend);
+    if (counts === undefined) {
+      counts = new Float64Array(CODE_CLASSES.length);
+      series.byBackend.set(backend, counts);
+    }
+    const c = classIndex(status);
+    counts[c] = (counts[c] as number) + 1;
+    if (!timed) return;
+    let b = 0;
+    while (b < DURATION_BUCKETS.length && seconds > (DURATION_BUCKETS[b] as number)) b++;
+    series.buckets[b] = (series.buckets[b] as number) + 1;
+    series.sum += seconds;
+    series.count++;
+  }
+
+  routes(): ReadonlyMap<string, RouteSeries> {
+    return this.#routes;
+  }
+}
+
+type RequestLabels = 'route' | 'backend' | 'code_class';
+
+/** `gatehouse_http_requests_total`, read from RequestStats. */
+class RequestCounter extends Counter<RequestLabels> {
+  readonly #stats: RequestStats;
+  constructor(stats: RequestStats, configuration: CounterConfiguration<RequestLabels>) {
+    super(configuration);
+    this.#stats = stats;
+  }
+
+  override async get(): ReturnType<Counter<RequestLabels>['get']> {
+    const values: { value: number; labels: Partial<Record<RequestLabels, string>> }[] = [];
+    for (const [route, series] of this.#stats.routes()) {
+      for (const [backend, counts] of series.byBackend) {
+        for (let i = 0; i < counts.length; i++) {
+          const value = counts[i] as number;
+          if (value > 0) values.push({ value, labels: { route, backend, code_class: CODE_CLASSES[i] as string } });
+        }
+      }
+    }
+    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
+    // The shape prom-client's Counter.get() returns (its typings also list `collect`, which it never includes).
+    const metric = { name: self.name, help: self.help, type: 'counter', values, aggregator: self.aggregator };
+    return metric as unknown as Awaited<ReturnType<Counter<RequestLabels>['get']>>;
+  }
+}
+
+/** `gatehouse_http_request_duration_seconds`, read from RequestStats (cumulative buckets, as prom-client's own). */
+class RequestDurationHistogram extends Histogram<'route'> {
+  readonly #stats: RequestStats;
+  constructor(stats: RequestStats, configuration: HistogramConfiguration<'route'>) {
+    super(configuration);
+    this.#stats = stats;
+  }
+
+  /** What the registry formats (prom-client's Histogram.get() is this with the route label moved into `labels`). */
+  async getForPromString(): Promise<unknown> {
+    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
+    const bucket = `${self.name}_bucket`;
+    const values: object[] = [];
+    for (const [route, series] of this.#stats.routes()) {
+      if (series.count === 0) continue;
+      const sharedLabels = { route };
+      let cumulative = 0;
+      for (let b = 0; b < DURATION_BUCKETS.length; b++) {
+        cumulative += series.buckets[b] as number;
+        values.push({
+          labels: { le: DURATION_BUCKETS[b] },
+          sharedLabels,
+          value: cumulative,
+          metricName: bucket,
+          exemplar: null,
+        });
+      }
+      values.push(
+        { labels: { le: '+Inf' }, sharedLabels, value: series.count, metricName: bucket, exemplar: null },
+        { labels: {}, sharedLabels, value: series.sum, metricName: `${self.name}_sum`, exemplar: undefined },
+        { labels: {}, sharedLabels, value: series.count, metricName: `${self.name}_count` },
+      );
+    }
+    return { name: self.name, help: self.help, type: 'histogram', values, aggregator: self.aggregator };
+  }
+}
+
 /** Every metric gatehouse exports, on a registry of its own (never prom-client's global one). */
 export class Metrics {
   readonly registry: Registry;
+  /** Where the data plane records each request; `requests` and `requestDuration` export it. */
+  readonly requestStats = new RequestStats();
   readonly requests: Counter<'route' | 'backend' | 'code_class'>;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'backend' | 'code'>;
@@ -43,17 +170,17 @@ export class Metrics {
     const data = role === 'control' ? [] : [this.registry];
     const control = role === 'data' ? [] : [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_process_' });
-    this.requests = new Counter({
+    this.requests = new RequestCounter(this.requestStats, {
       name: 'gatehouse_http_requests_total',
       help: 'HTTP requests answered, by route, backend and status class.',
       labelNames: ['route', 'backend', 'code_class'],
       registers: data,
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = new RequestDurationHistogram(this.requestStats, {
       name: 'gatehouse_http_request_duration_seconds',
       help: 'Time from request start to the end of the response, by route.',
       labelNames: ['route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [...DURATION_BUCKETS],
       registers: data,
     });
     this.upstreamErrors = new Counter({
@@ -138,12 +265,4 @@ export class Metrics {
  */
 export function aggregateMetrics(snapshots: readonly MetricsSnapshot[]): Promise<string> {
   return AggregatorRegistry.aggregate(snapshots as MetricsSnapshot[]).metrics();
-}
-
-export function codeClass(status: number): string {
-  if (status < 200) return '1xx';
-  if (status < 300) return '2xx';
-  if (status < 400) return '3xx';
-  if (status < 500) return '4xx';
-  return '5xx';
 }
