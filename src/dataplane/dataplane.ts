@@ -23,6 +23,7 @@ import { H2_PREFACE, prefaceState } from './h1-parse.ts';
 import { handleStream, refuseStream } from './h2-exchange.ts';
 import { handleRequest } from './http-handler.ts';
 import { DEFAULT_PROXY_HEADER_TIMEOUT_MS, readProxyHeader } from './proxy-protocol.ts';
+import { RequestIds } from './request-ids.ts';
 import type { ListenerBinding } from './routing.ts';
 import { defaultStreamLimits, StreamListeners } from './stream-proxy.ts';
 import { handleUpgrade, type WebSocketContext, type WebSocketLimits } from './websocket.ts';
@@ -232,6 +233,7 @@ export class DataPlane implements WebSocketContext {
   readonly #streams: StreamListeners;
   #inflight = 0;
   #idle: (() => void) | null = null;
+  readonly #requestIds = new RequestIds();
 
   constructor(options: DataPlaneOptions, logger: Logger, metrics: Metrics) {
     this.#options = options;
@@ -304,6 +306,10 @@ export class DataPlane implements WebSocketContext {
       );
     }
     if (this.#inflight === 0 && this.#idle !== null) this.#idle();
+  }
+
+  nextRequestId(): string {
+    return this.#requestIds.next();
   }
 
   refuseConnection(socket: Socket): void {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   ACTION_DIRECT,
@@ -23,6 +22,8 @@ export interface HandlerContext extends ExchangeSink {
   readonly draining: boolean;
   exchangeStarted(ex: ExchangeRecord): void;
   isRefused(socket: Socket): boolean;
+  /** An X-Request-Id for a request that came without one. */
+  nextRequestId(): string;
 }
 
 /**
@@ -133,12 +134,29 @@ export function hostOf(authority: string): string | null {
     return host.slice(0, end + 1).toLowerCase();
   }
   const colon = host.indexOf(':');
+  let end = host.length;
   if (colon >= 0) {
-    if (!/^\d{0,5}$/.test(host.slice(colon + 1))) return null;
-    host = host.slice(0, colon);
+    if (end - colon - 1 > 5) return null;
+    for (let i = colon + 1; i < end; i++) {
+      const c = host.charCodeAt(i);
+      if (c < 48 || c > 57) return null;
+    }
+    end = colon;
   }
-  if (!/^[A-Za-z0-9._-]*$/.test(host)) return null;
-  return host.toLowerCase();
+  // [A-Za-z0-9._-], checked by hand: this runs on every request.
+  let upper = false;
+  for (let i = 0; i < end; i++) {
+    const c = host.charCodeAt(i);
+    if (c >= 97 && c <= 122) continue;
+    if ((c >= 48 && c <= 57) || c === 46 || c === 45 || c === 95) continue;
+    if (c >= 65 && c <= 90) {
+      upper = true;
+      continue;
+    }
+    return null;
+  }
+  if (end !== host.length) host = host.slice(0, end);
+  return upper ? host.toLowerCase() : host;
 }
 
 function locationFor(
@@ -263,7 +281,7 @@ export function routeRequest(
   }
 
   const incomingId = req.headers['x-request-id'];
-  ex.requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : randomUUID();
+  ex.requestId = typeof incomingId === 'string' && incomingId !== '' ? incomingId : ctx.nextRequestId();
   const routeFilters = route.filters;
   const backendFilters = route.backendFilters[chosen] ?? null;
   let upstreamPath = q < 0 ? path : `${path}?${query}`;
