@@ -9,13 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type GatehouseProcess, startGatehouse } from './helpers/gatehouse.ts';
-import { ingress, ingressClass, service, toYaml } from './helpers/manifests.ts';
+import { freeTcpPort, type GatehouseProcess, startGatehouse } from './helpers/gatehouse.ts';
+import { gateway, gatewayClass, httpRoute, ingress, ingressClass, service, toYaml } from './helpers/manifests.ts';
 
 const HOST = 'fast.test';
 const BACKEND = '127.0.161.1';
 let dir = '';
 let gh: GatehouseProcess;
+/** A Gateway listener whose route sets Content-Length and Transfer-Encoding through a RequestHeaderModifier. */
+let gatewayPort = 0;
 let backend: Server;
 /** Connections the backend accepted, and the requests (method, target, headers block, body) it read. */
 let accepted = 0;
@@ -60,6 +62,12 @@ function answer(target: string, nth: number, socket: Socket, body: string): stri
         return null;
       }
       return 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh';
+    case '/utf8':
+      return 'HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename="r\xc3\xa9sum\xc3\xa9.pdf"\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok';
+    case '/early-eof':
+      // Answers before reading the body, framed by closing the connection.
+      socket.end('HTTP/1.1 200 OK\r\n\r\nearly');
+      return null;
     case '/echo':
       return `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     case '/slow':
@@ -85,7 +93,8 @@ function startBackend(): Promise<Server> {
         if (end < 0) return;
         const head = buf.subarray(0, end).toString('latin1');
         const m = /content-length: (\d+)/i.exec(head);
-        const length = m === null ? 0 : Number(m[1]);
+        const early = head.startsWith('POST /early-eof ');
+        const length = m === null || early ? 0 : Number(m[1]);
         if (buf.length < end + 4 + length) return;
         const body = buf.subarray(end + 4, end + 4 + length).toString('latin1');
         buf = buf.subarray(end + 4 + length);
@@ -93,7 +102,7 @@ function startBackend(): Promise<Server> {
         seen.push({ method, target, head, body });
         nth++;
         const out = answer(target, nth, socket, body);
-        if (out !== null) socket.write(out);
+        if (out !== null) socket.write(out, 'latin1');
       }
     });
   });
@@ -103,12 +112,34 @@ function startBackend(): Promise<Server> {
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-fast-'));
   backend = await startBackend();
+  gatewayPort = await freeTcpPort();
   writeFileSync(
     join(dir, 'all.yaml'),
     toYaml([
       ingressClass(),
       ...service({ name: 'raw', clusterIP: BACKEND, port: 8080, targetPort: 8080, endpoints: [{ ip: BACKEND }] }),
       ingress({ name: 'fast', rules: [{ host: HOST, paths: [{ path: '/', service: 'raw', port: 8080 }] }] }),
+      gatewayClass(),
+      gateway('gw', [{ name: 'http', port: gatewayPort }]),
+      httpRoute('framing-filter', {
+        parentRefs: [{ name: 'gw' }],
+        rules: [
+          {
+            filters: [
+              {
+                type: 'RequestHeaderModifier',
+                requestHeaderModifier: {
+                  set: [
+                    { name: 'Content-Length', value: '0' },
+                    { name: 'Transfer-Encoding', value: 'chunked' },
+                  ],
+                },
+              },
+            ],
+            backendRefs: [{ name: 'raw', port: 8080 }],
+          },
+        ],
+      }),
     ]),
   );
   gh = await startGatehouse({
@@ -124,9 +155,9 @@ after(async () => {
 });
 
 /** Sends `bytes` on a new connection and returns everything read until the server closes it. */
-function exchange(bytes: string | Buffer, options: { destroyAfterMs?: number } = {}): Promise<string> {
+function exchange(bytes: string | Buffer, options: { destroyAfterMs?: number; port?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect(gh.httpPort, '127.0.0.1');
+    const socket = connect(options.port ?? gh.httpPort, '127.0.0.1');
     let out = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => {
@@ -297,4 +328,49 @@ test('a backend that does not answer in time gets 504', async () => {
   // --upstream-timeout 2s; the backend answers /slow after 3 s.
   const r = await exchange(get('/slow'));
   assert.match(r, /^HTTP\/1\.1 504 /);
+});
+
+test('a backend that answers before reading the body leaves the rest of the body unread: the connection closes', async () => {
+  const socket = connect(gh.httpPort, '127.0.0.1');
+  let out = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => {
+    out += d;
+  });
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const smuggled = `GET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
+  socket.write(`POST /early-eof HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${smuggled.length}\r\n\r\n`);
+  await sleep(300);
+  socket.write(smuggled);
+  await closed;
+  assert.equal(out.match(/HTTP\/1\.1 \d{3}/g)?.length, 1, out);
+  assert.ok(!seen.some((r) => r.target === '/smuggled'), 'the unread body never reaches the backend as a request');
+});
+
+test('filters cannot change the framing: the body is sent with the length the client gave', async () => {
+  const smuggled = `GET /smuggled-by-filter HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`;
+  const r = await exchange(
+    `POST /echo HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: ${smuggled.length}\r\nConnection: close\r\n\r\n${smuggled}`,
+    { port: gatewayPort },
+  );
+  assert.match(r, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.equal(bodyOf(r), smuggled);
+  assert.ok(!seen.some((x) => x.target === '/smuggled-by-filter'));
+  const echoed = seen.find((x) => x.target === '/echo' && x.body === smuggled);
+  assert.ok(echoed !== undefined);
+  assert.doesNotMatch(echoed.head, /transfer-encoding/i);
+  assert.match(echoed.head, new RegExp(`\r\ncontent-length: ${smuggled.length}(\r\n|$)`, 'i'));
+});
+
+test('local answers keep the connection for the requests behind them; repeated equal lengths go out once', async () => {
+  const r = await exchange(`GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n${get('/second')}`);
+  assert.deepEqual(r.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 404', 'HTTP/1.1 200']);
+  assert.ok(r.endsWith('/second'));
+
+  // Raw UTF-8 in a response field is relayed as it is (node's client accepts it); a repeated length goes out once.
+  const utf8 = await exchange(get('/utf8'));
+  assert.match(utf8, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(utf8.includes('filename="r\xc3\xa9sum\xc3\xa9.pdf"'));
+  assert.equal(utf8.match(/content-length/gi)?.length, 1);
+  assert.equal(bodyOf(utf8), 'ok');
 });

@@ -573,8 +573,12 @@ export class DataPlane implements WebSocketContext {
     entry.server.closeIdleConnections();
     this.#sniffs.get(entry.server)?.closePending();
     this.#sniffs.delete(entry.server);
-    this.#fast.get(entry.server)?.closeIdle();
-    this.#fast.delete(entry.server);
+    // Kept (and swept) until its last connection ends: busy ones finish their response, then close.
+    const fast = this.#fast.get(entry.server);
+    if (fast !== undefined) {
+      fast.closed = true;
+      fast.closeIdle();
+    }
     for (const session of this.#sessions) {
       if ((session.socket as Socket | undefined)?.localPort === entry.port) session.close();
     }
@@ -612,8 +616,11 @@ export class DataPlane implements WebSocketContext {
   }
 }
 
-function sweepFast(listeners: ReadonlyMap<Server, H1Listener>): void {
-  for (const l of listeners.values()) l.sweep();
+function sweepFast(listeners: Map<Server, H1Listener>): void {
+  for (const [server, l] of listeners) {
+    l.sweep();
+    if (l.closed && l.connections.size === 0) listeners.delete(server);
+  }
 }
 
 /** Malformed requests: answer 400 (431 for oversized heads) when the socket can still take it, then close. */

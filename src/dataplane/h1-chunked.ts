@@ -165,7 +165,7 @@ export class ChunkedScanner {
         case S_TRAILER_VALUE: {
           const c = buf[i] as number;
           if (c === CR) this.#state = S_TRAILER_LF;
-          else if ((c < 0x20 && c !== 9) || c > 0x7e) return CHUNKED_ERROR;
+          else if ((c < 0x20 && c !== 9) || c === 0x7f) return CHUNKED_ERROR;
           break;
         }
         case S_TRAILER_LF:

@@ -48,6 +48,8 @@ export interface H1Limits {
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** A local answer to a request with a body larger than this closes the connection instead of reading it all. */
 const MAX_DISCARD = 64 * 1024;
+/** Request body held while the exchange waits for an upstream connection; past it the client is read no further. */
+const MAX_PENDING_BODY = 64 * 1024;
 
 const PHASE_IDLE = 0;
 const PHASE_ACTIVE = 1;
@@ -95,6 +97,8 @@ export class H1Listener {
   readonly limits: H1Limits;
   readonly connections = new Set<H1Connection>();
   readonly keepAliveHeader: string;
+  /** Its port was closed: no new connections; the ones left close after their response. */
+  closed = false;
   #dateSecond = 0;
   #date = '';
 
@@ -104,7 +108,10 @@ export class H1Listener {
     this.http1 = http1;
     this.h2 = h2;
     this.limits = limits;
-    this.keepAliveHeader = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n`;
+    // As node's HTTP server words it.
+    this.keepAliveHeader =
+      `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}` +
+      `${limits.maxRequestsPerSocket > 0 ? `, max=${limits.maxRequestsPerSocket}` : ''}\r\n`;
   }
 
   /** A new connection (`first`: bytes already read from it); its first request head is due in the headers timeout. */
@@ -191,6 +198,9 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
   deadlineKind = DEADLINE_NONE;
   /** Reading from the client is paused (upstream backpressure, or pipelined requests piling up). */
   clientPaused = false;
+  /** Pieces of a request head that came after `buf` and have no line end yet. */
+  partial: Buffer[] | null = null;
+  partialLength = 0;
   #looping = false;
 
   // The exchange in flight (ExchangeRecord and RequestHead).
@@ -220,6 +230,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
   retried = false;
   bodyLeft = 0;
   pendingBody: Buffer[] | null = null;
+  pendingBytes = 0;
   discard = false;
   answered = false;
   bodyPaused = false;
@@ -287,7 +298,22 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       return;
     }
     if (this.phase !== PHASE_IDLE) return;
-    this.#append(chunk);
+    if (this.buf !== null || this.partial !== null) {
+      // A head arriving in pieces is parsed again only when a line ends (or the size limit is reached), so a
+      // client trickling bytes costs one copy per line, not one parse and copy per byte.
+      this.partial ??= [];
+      this.partial.push(chunk);
+      this.partialLength += chunk.length;
+      if (chunk.indexOf(10) < 0 && (this.buf?.length ?? 0) + this.partialLength < this.owner.limits.maxHeaderSize) {
+        return;
+      }
+      if (this.buf !== null) this.partial.unshift(this.buf);
+      this.buf = Buffer.concat(this.partial);
+      this.partial = null;
+      this.partialLength = 0;
+    } else {
+      this.buf = chunk;
+    }
     this.#next();
   }
 
@@ -436,7 +462,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       this.method,
       plan.upstreamPath,
       plan.headers,
-      routeFilters !== null || plan.backendFilters !== null,
+      routeFilters !== null || plan.backendFilters !== null ? (r.hasContentLength ? r.contentLength : -1) : null,
     );
     if (head === null) {
       this.errorCode = 'GH_ERR_INVALID_HEADER';
@@ -473,8 +499,14 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     if (this.discard) return;
     const up = this.up;
     if (up === null) {
+      // Waiting for an upstream connection (at the connection limit): hold at most a little of the body.
       this.pendingBody ??= [];
       this.pendingBody.push(part);
+      this.pendingBytes += part.length;
+      if (this.pendingBytes > MAX_PENDING_BODY) {
+        this.bodyPaused = true;
+        this.#pauseClient();
+      }
       return;
     }
     if (!up.socket.write(part)) {
@@ -490,7 +522,11 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
 
   /** Routing answered (or the request could not be forwarded): the rest of its body is read and dropped. */
   #answeredLocally(): void {
-    if (this.closeAfter || this.bodyLeft === 0 || this.bodyLeft > MAX_DISCARD) {
+    if (this.bodyLeft === 0) {
+      this.#finish();
+      return;
+    }
+    if (this.closeAfter || this.bodyLeft > MAX_DISCARD) {
       this.closeAfter = true;
       this.bodyLeft = 0;
       this.#finish();
@@ -511,11 +547,17 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     socket.cork();
     socket.write(this.upstreamHead, 'latin1');
     const pending = this.pendingBody;
+    let flowing = true;
     if (pending !== null) {
       this.pendingBody = null;
-      for (let i = 0; i < pending.length; i++) socket.write(pending[i] as Buffer);
+      this.pendingBytes = 0;
+      for (let i = 0; i < pending.length; i++) flowing = socket.write(pending[i] as Buffer);
     }
     socket.uncork();
+    if (this.bodyPaused && flowing) {
+      this.bodyPaused = false;
+      this.#resumeClient();
+    }
   }
 
   upstreamDrain(_up: H1Upstream): void {
@@ -614,9 +656,15 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     if (this.backendResponseHeaders !== null) headers = this.backendResponseHeaders.applyFlat(headers);
     let out = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
     let hasDate = false;
+    let hasLength = false;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
       if (isHopByHop(name)) continue;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        // Repeated equal lengths (the parser refused unequal ones) go out once: clients refuse repeats.
+        if (hasLength) continue;
+        hasLength = true;
+      }
       if (listed?.has(name.toLowerCase()) === true) continue;
       if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
       out += `${name}: ${headers[i + 1] as string}\r\n`;
@@ -709,6 +757,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       !this.gotResponseBytes &&
       up.reused &&
       isResetLike(err) &&
+      IDEMPOTENT.has(this.method) &&
       !this.retried &&
       (this.request as ParsedRequest).contentLength === 0 &&
       this.phase === PHASE_ACTIVE
@@ -739,20 +788,22 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       this.socket.destroy();
       return;
     }
-    this.respond(cls.status, cls.status === 504 ? 'upstream timed out' : 'upstream unavailable', false);
-    if (this.bodyLeft > 0) this.closeAfter = true;
+    // The rest of the request body will not be read: the connection closes after the answer.
+    this.respond(cls.status, cls.status === 504 ? 'upstream timed out' : 'upstream unavailable', this.bodyLeft > 0);
     this.bodyLeft = 0;
     this.#finish();
   }
 
   timedOut(message: string): void {
     if (this.phase !== PHASE_ACTIVE || this.answered) return;
+    const err = new GatehouseError(UPSTREAM_TIMEOUT, 504, message);
     if (this.headSent) {
       this.errorCode = UPSTREAM_TIMEOUT;
+      this.owner.binding.context.upstreamFailed(this, err, UPSTREAM_TIMEOUT);
       this.socket.destroy();
       return;
     }
-    this.#fail(new GatehouseError(UPSTREAM_TIMEOUT, 504, message));
+    this.#fail(err);
   }
 
   /** A local answer: routing results and errors, with a short plain-text body. */
@@ -802,11 +853,16 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       clearTimeout(this.headTimer);
       this.headTimer = null;
     }
+    // A request body not read to its end (the backend answered first) leaves the connection out of step.
+    if (this.bodyLeft > 0 && !this.discard) this.closeAfter = true;
     this.phase = PHASE_IDLE;
     this.discard = false;
     this.origin = null;
     this.request = null;
     this.pendingBody = null;
+    this.pendingBytes = 0;
+    // Whatever upstream write was pending belongs to an exchange that is over.
+    this.bodyPaused = false;
     this.responseHeaders = null;
     this.backendResponseHeaders = null;
     this.owner.binding.context.exchangeEnded(this);
@@ -874,12 +930,21 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       return;
     }
     if (kind === DEADLINE_BODY && this.phase === PHASE_ACTIVE && this.bodyLeft > 0) {
-      if (!this.headSent) {
-        this.closeAfter = true;
-        this.errorCode = 'GH_ERR_REQUEST_TIMEOUT';
-        this.respond(408, 'request timeout', true);
+      if (this.headSent) {
+        this.socket.destroy();
+        return;
       }
-      this.socket.destroy();
+      const up = this.up;
+      this.up = null;
+      if (up !== null) (this.origin as H1Origin).release(up, false);
+      if (this.waiting) {
+        this.waiting = false;
+        (this.origin as H1Origin).cancel(this);
+      }
+      this.errorCode = 'GH_ERR_REQUEST_TIMEOUT';
+      this.respond(408, 'request timeout', true);
+      this.bodyLeft = 0;
+      this.#finish();
       return;
     }
     if (kind === DEADLINE_KEEPALIVE && this.phase === PHASE_IDLE) this.socket.destroy();
@@ -919,22 +984,39 @@ function isHopByHop(name: string): boolean {
 /** Bytes a header line or request target may not carry (filters and rewrites come from configuration). */
 const UNSAFE = /[^\t\x20-\x7e\x80-\xff]/;
 
+/** RFC 9110 field names. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /**
  * The upstream request head, or null when a configured header or rewritten path holds unsafe characters. What the
  * client sent was checked by the parser and gatehouse's own fields are safe by construction, so only requests that
- * filters touched (`check`) are checked again.
+ * filters touched are checked again (`filtered`: not null). Filters never decide the framing: on such requests the
+ * body length is the client's (`filtered`: its Content-Length, -1 for none), whatever a filter set or removed.
  */
-function upstreamHead(method: string, path: string, headers: readonly string[], check: boolean): string | null {
+function upstreamHead(
+  method: string,
+  path: string,
+  headers: readonly string[],
+  filtered: number | null,
+): string | null {
+  const check = filtered !== null;
   if (check && (UNSAFE.test(path) || path.includes(' '))) return null;
   let out = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i] as string;
     const value = headers[i + 1] as string;
-    if (check && (UNSAFE.test(name) || UNSAFE.test(value) || name.includes(':') || name.includes(' '))) return null;
+    if (check) {
+      if (!FIELD_NAME.test(name) || UNSAFE.test(value)) return null;
+      if (isHopByHop(name) || (name.length === 14 && name.toLowerCase() === 'content-length')) continue;
+    }
     out += `${name}: ${value}\r\n`;
   }
+  if (filtered !== null && filtered >= 0) out += `content-length: ${filtered}\r\n`;
   return `${out}connection: keep-alive\r\n\r\n`;
 }
+
+/** Methods a request of may be sent again when the connection it went out on turned out closed (RFC 9110 9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /** A clean close or a reset: what a backend closing an idle keep-alive connection looks like. */
 function isResetLike(err: Error | null): boolean {

@@ -32,6 +32,15 @@ const VALUE = new Uint8Array(256);
 for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
 VALUE[0x09] = 1;
 
+/**
+ * Response field values may also carry obs-text (0x80–0xFF), as node's HTTP client accepts: backends send raw UTF-8
+ * in `Content-Disposition` file names, for instance. Requests with it go to node's parser instead.
+ */
+const RESPONSE_VALUE = new Uint8Array(256);
+for (let c = 0x20; c <= 0xff; c++) RESPONSE_VALUE[c] = 1;
+RESPONSE_VALUE[0x7f] = 0;
+RESPONSE_VALUE[0x09] = 1;
+
 /** origin-form request-target bytes: visible ASCII without `#` (a fragment never belongs in a request). */
 const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
@@ -61,7 +70,7 @@ const scan: FieldScan = { next: 0, name: '', value: '' };
  * Scans one `name: value CRLF` line at `i` into `scan`. Strict: tchar name, no space before the colon, value of
  * VCHAR/SP/HTAB with optional whitespace trimmed, CRLF (a bare LF or CR is malformed); `end` bounds the scan.
  */
-function scanField(buf: Buffer, i: number, end: number): void {
+function scanField(buf: Buffer, i: number, end: number, values: Uint8Array): void {
   const start = i;
   while (i < end && TCHAR[buf[i] as number] === 1) i++;
   if (i === end) {
@@ -84,7 +93,7 @@ function scanField(buf: Buffer, i: number, end: number): void {
     }
     const c = buf[i] as number;
     if (c === CR) break;
-    if (VALUE[c] !== 1) {
+    if (values[c] !== 1) {
       scan.next = -2;
       return;
     }
@@ -146,6 +155,8 @@ export class ParsedRequest {
   readonly te: string | undefined;
   /** `Connection: close` was asked for. */
   readonly close: boolean;
+  /** The head carried a Content-Length (`contentLength` is 0 either way when it is 0 or absent). */
+  readonly hasContentLength: boolean;
 
   constructor(
     method: string,
@@ -157,7 +168,9 @@ export class ParsedRequest {
     requestId: string | undefined,
     te: string | undefined,
     close: boolean,
+    hasContentLength: boolean,
   ) {
+    this.hasContentLength = hasContentLength;
     this.method = method;
     this.target = target;
     this.rawHeaders = rawHeaders;
@@ -221,7 +234,7 @@ export function parseRequestHead(
       break;
     }
     if (rawHeaders.length >= maxHeaderCount * 2) return SLOW;
-    scanField(buf, i, limit);
+    scanField(buf, i, limit, VALUE);
     if (scan.next === -1) return incomplete;
     if (scan.next === -2) return SLOW;
     i = scan.next;
@@ -266,7 +279,8 @@ export function parseRequestHead(
     rawHeaders.push(name, value);
   }
   if (host === undefined) return SLOW;
-  return new ParsedRequest(method, target, rawHeaders, i, Math.max(contentLength, 0), host, requestId, te, close);
+  const length = Math.max(contentLength, 0);
+  return new ParsedRequest(method, target, rawHeaders, i, length, host, requestId, te, close, contentLength >= 0);
 }
 
 /** An upstream response head, or why it cannot be used. */
@@ -370,7 +384,7 @@ export function parseResponseHead(
       i += 2;
       break;
     }
-    scanField(buf, i, limit);
+    scanField(buf, i, limit, RESPONSE_VALUE);
     if (scan.next === -1) return tooBig ? new InvalidResponse('response head too large') : INCOMPLETE;
     if (scan.next === -2) return new InvalidResponse('invalid header line');
     i = scan.next;
