@@ -48,6 +48,8 @@ export interface H1Limits {
 const MAX_RESPONSE_HEAD = 64 * 1024;
 /** A local answer to a request with a body larger than this closes the connection instead of reading it all. */
 const MAX_DISCARD = 64 * 1024;
+/** Response bodies up to this size that arrive with their head are written together with it. */
+const SMALL_BODY = 4096;
 /** Request body held while the exchange waits for an upstream connection; past it the client is read no further. */
 const MAX_PENDING_BODY = 64 * 1024;
 
@@ -544,15 +546,18 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     }
     this.up = up;
     const socket = up.socket;
+    const pending = this.pendingBody;
+    if (pending === null) {
+      // The common case, a head alone: one write, no cork.
+      socket.write(this.upstreamHead, 'latin1');
+      return;
+    }
     socket.cork();
     socket.write(this.upstreamHead, 'latin1');
-    const pending = this.pendingBody;
     let flowing = true;
-    if (pending !== null) {
-      this.pendingBody = null;
-      this.pendingBytes = 0;
-      for (let i = 0; i < pending.length; i++) flowing = socket.write(pending[i] as Buffer);
-    }
+    this.pendingBody = null;
+    this.pendingBytes = 0;
+    for (let i = 0; i < pending.length; i++) flowing = socket.write(pending[i] as Buffer);
     socket.uncork();
     if (this.bodyPaused && flowing) {
       this.bodyPaused = false;
@@ -626,6 +631,20 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     const head = this.#downstreamHead(status, r.rawHeaders, framing);
     this.status = status;
     this.headSent = true;
+    const bodyStart = r.headEnd;
+    const bodyEnd = bodyStart + this.respLeft;
+    if (this.bodyMode === BODY_LENGTH && bodyEnd <= rbuf.length && this.respLeft <= SMALL_BODY) {
+      // A small body that came with the head (the common case): head and body in one write of one string, which
+      // costs less than a corked pair of writes (latin1 maps every byte to itself, so the body goes out as it came).
+      const n = this.respLeft;
+      this.respLeft = 0;
+      if (bodyEnd < rbuf.length) this.upReusable = false;
+      this.bytes += n;
+      this.owner.binding.context.bodyBytes(n);
+      this.socket.write(n === 0 ? head : head + rbuf.toString('latin1', bodyStart, bodyEnd), 'latin1');
+      this.#responseComplete(up);
+      return;
+    }
     this.socket.cork();
     this.socket.write(head, 'latin1');
     if (this.bodyMode === BODY_NONE) {
