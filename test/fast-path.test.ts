@@ -23,6 +23,12 @@ let backend: Server;
 let accepted = 0;
 const seen: { method: string; target: string; head: string; body: string }[] = [];
 
+/** 8 MiB (more than loopback buffers hold) that repeat nowhere within 64 KiB: bytes overwritten or out of order show. */
+const BIG = Buffer.alloc(8 * 1024 * 1024);
+for (let k = 0; k < BIG.length; k++) BIG[k] = (k * 31 + (k >> 11)) & 0xff;
+
+const TRICKLED = 512 * 1024;
+
 /** The exact bytes the backend answers a target with; `socket` for answers that close or misbehave. */
 function answer(target: string, nth: number, socket: Socket, body: string): string | null {
   switch (target) {
@@ -68,6 +74,30 @@ function answer(target: string, nth: number, socket: Socket, body: string): stri
       // Answers before reading the body, framed by closing the connection.
       socket.end('HTTP/1.1 200 OK\r\n\r\nearly');
       return null;
+    case '/big':
+      return `HTTP/1.1 200 OK\r\nContent-Length: ${BIG.length}\r\n\r\n${BIG.toString('latin1')}`;
+    case '/big-chunked': {
+      let out = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+      for (let i = 0; i < BIG.length; i += 10_000) {
+        const part = BIG.subarray(i, i + 10_000);
+        out += `${part.length.toString(16)}\r\n${part.toString('latin1')}\r\n`;
+      }
+      return `${out}0\r\n\r\n`;
+    }
+    case '/big-trickle': {
+      // In small pieces apart in time, so that gatehouse reads them one by one and a write still pending to the
+      // client lies behind each next read.
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${TRICKLED}\r\n\r\n`);
+      let sent = 0;
+      const more = (): void => {
+        if (socket.destroyed || sent >= TRICKLED) return;
+        socket.write(BIG.subarray(sent, sent + 4096));
+        sent += 4096;
+        setTimeout(more, 0);
+      };
+      more();
+      return null;
+    }
     case '/echo':
       return `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     case '/slow':
@@ -374,3 +404,38 @@ test('local answers keep the connection for the requests behind them; repeated e
   assert.equal(utf8.match(/content-length/gi)?.length, 1);
   assert.equal(bodyOf(utf8), 'ok');
 });
+
+test('a client that reads slowly gets large responses intact, length-framed and chunked', async () => {
+  for (const target of ['/big', '/big-chunked', '/big-trickle']) {
+    const socket = connect(gh.httpPort, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(get(target));
+    // Not read for a while: gatehouse's writes to this client back up and it stops reading the backend.
+    await sleep(400);
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    await new Promise((resolve) => socket.on('close', resolve));
+    const all = Buffer.concat(chunks);
+    const headEnd = all.indexOf('\r\n\r\n') + 4;
+    const headText = all.subarray(0, headEnd).toString('latin1');
+    assert.match(headText, /^HTTP\/1\.1 200 /, target);
+    let body: Buffer = all.subarray(headEnd);
+    if (/transfer-encoding: chunked/i.test(headText)) body = dechunk(body);
+    const expected = target === '/big-trickle' ? BIG.subarray(0, TRICKLED) : BIG;
+    assert.equal(body.length, expected.length, target);
+    assert.ok(body.equals(expected), `${target}: the body differs from what the backend sent`);
+  }
+});
+
+/** The data of a chunked body (no extensions, no trailers). */
+function dechunk(b: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let i = 0;
+  for (;;) {
+    const lineEnd = b.indexOf('\r\n', i);
+    const size = Number.parseInt(b.subarray(i, lineEnd).toString('latin1'), 16);
+    if (size === 0) return Buffer.concat(parts);
+    parts.push(b.subarray(lineEnd + 2, lineEnd + 2 + size));
+    i = lineEnd + 2 + size + 2;
+  }
+}

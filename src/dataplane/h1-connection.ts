@@ -571,6 +571,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     this.#resumeClient();
   }
 
+  /** `chunk` lies in the connection's read buffer: it is copied to be kept, and written to the client only. */
   upstreamData(up: H1Upstream, chunk: Buffer): void {
     if (up !== this.up) return;
     this.gotResponseBytes = true;
@@ -578,9 +579,11 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       const rbuf = this.rbuf === null ? chunk : Buffer.concat([this.rbuf, chunk]);
       this.rbuf = null;
       this.#responseHead(up, rbuf);
-      return;
+    } else {
+      this.#responseBody(up, chunk);
     }
-    this.#responseBody(up, chunk);
+    // A write that did not complete at once (or one cut by a destroy) may still point into the read buffer.
+    if (this.socket.writableLength !== 0 || this.socket.destroyed) up.bufferTaken = true;
   }
 
   #responseHead(up: H1Upstream, rbuf: Buffer): void {
@@ -589,7 +592,7 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     for (;;) {
       const parsed = parseResponseHead(rbuf, start, MAX_RESPONSE_HEAD);
       if (parsed === INCOMPLETE) {
-        this.rbuf = start === 0 ? rbuf : rbuf.subarray(start);
+        this.rbuf = Buffer.from(start === 0 ? rbuf : rbuf.subarray(start));
         return;
       }
       if (parsed instanceof InvalidResponse) {

@@ -45,6 +45,13 @@ interface UpstreamSocket extends Socket {
  */
 const TICK_MS = 1_000;
 
+/**
+ * Each connection reads into one buffer of its own, reused from read to read (node would allocate 64 KiB per read
+ * and hand it to the stream machinery). A reader that keeps a chunk past its callback — a client write that did
+ * not complete at once still points into it — marks it taken, and the next read gets a fresh buffer.
+ */
+const READ_BUFFER_SIZE = 64 * 1024;
+
 export class H1Upstream {
   readonly socket: UpstreamSocket;
   readonly origin: H1Origin;
@@ -55,10 +62,23 @@ export class H1Upstream {
   /** Milliseconds of silence while in use, counted in timeout ticks. */
   silentMs = 0;
   error: Error | null = null;
+  /** Set by the user when the chunk it was given is still referenced after `upstreamData` returned. */
+  bufferTaken = false;
+  #buffer: Buffer;
 
-  constructor(socket: UpstreamSocket, origin: H1Origin) {
+  constructor(socket: UpstreamSocket, origin: H1Origin, buffer: Buffer) {
     this.socket = socket;
     this.origin = origin;
+    this.#buffer = buffer;
+  }
+
+  /** The buffer the next read goes into. */
+  readBuffer(): Buffer {
+    if (this.bufferTaken) {
+      this.bufferTaken = false;
+      this.#buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+    }
+    return this.#buffer;
   }
 }
 
@@ -68,11 +88,13 @@ function onUpstreamConnect(this: UpstreamSocket): void {
   this.setTimeout(TICK_MS);
 }
 
-function onUpstreamData(this: UpstreamSocket, chunk: Buffer): void {
+/** `chunk` is valid only during the call (see READ_BUFFER_SIZE). */
+function onUpstreamRead(this: UpstreamSocket, nread: number, buffer: Uint8Array): boolean {
   const up = this.upstream as H1Upstream;
   up.silentMs = 0;
-  if (up.user !== null) up.user.upstreamData(up, chunk);
+  if (up.user !== null) up.user.upstreamData(up, (buffer as Buffer).subarray(0, nread));
   else this.destroy(); // nothing may arrive on an idle connection
+  return true;
 }
 
 function onUpstreamDrain(this: UpstreamSocket): void {
@@ -215,13 +237,20 @@ export class H1Origin {
 
   #connect(user: H1UpstreamUser): H1Upstream {
     this.#open++;
-    const socket: UpstreamSocket = connect({ host: this.host, port: this.port, noDelay: true });
-    const up = new H1Upstream(socket, this);
+    const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
+    let up: H1Upstream | null = null;
+    const socket: UpstreamSocket = connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      // Called after every read (not per request), and first while `up` is still being made.
+      onread: { buffer: () => (up === null ? buffer : up.readBuffer()), callback: onUpstreamRead },
+    });
+    up = new H1Upstream(socket, this, buffer);
     socket.upstream = up;
     up.user = user;
     socket.setTimeout(this.options.connectTimeoutMs);
     socket.on('connect', onUpstreamConnect);
-    socket.on('data', onUpstreamData);
     socket.on('drain', onUpstreamDrain);
     socket.on('error', onUpstreamError);
     socket.on('timeout', onUpstreamTimeout);
