@@ -410,6 +410,28 @@ test('parseResponseHead: a simple response', () => {
   assert.equal(okResponse(head('HTTP/1.1 200 OK')).contentLength, -1, 'no Content-Length');
 });
 
+test('heads cut from one string or decoded field by field read the same, at any offset', () => {
+  const first = head('GET /a HTTP/1.1', 'Host: one.example', 'X-Long-Name-Here: a value longer than a few chars');
+  const second = head('POST /b?x=1 HTTP/1.1', 'host: two.example', 'Content-Length: 3', 'A: b');
+  const all = bytes(`${first}${second}abc`);
+  const a = accept(all);
+  const b = accept(all, a.headEnd);
+  assert.deepEqual([a.method, a.target, a.host], ['GET', '/a', 'one.example']);
+  assert.deepEqual(a.rawHeaders, ['Host', 'one.example', 'X-Long-Name-Here', 'a value longer than a few chars']);
+  assert.deepEqual([b.method, b.target, b.host, b.contentLength], ['POST', '/b?x=1', 'two.example', 3]);
+  assert.deepEqual(b.rawHeaders, ['host', 'two.example', 'Content-Length', '3', 'A', 'b']);
+  assert.equal(b.headEnd, first.length + second.length);
+  // A limit that ends inside the head: the head is not cut as a whole, and what is complete is refused alike.
+  assert.equal(parse(all, 0, first.length - 1), SLOW);
+  const interim = 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n';
+  const final = head('HTTP/1.1 200 OK', 'Content-Length: 2', 'X-Up:   padded  ');
+  const both = bytes(`${interim}${final}ok`);
+  const r1 = okResponse(both);
+  assert.deepEqual([r1.status, r1.rawHeaders], [103, ['Link', '</a.css>']]);
+  const r2 = okResponse(both, r1.headEnd);
+  assert.deepEqual([r2.status, r2.rawHeaders, r2.contentLength], [200, ['Content-Length', '2', 'X-Up', 'padded'], 2]);
+});
+
 test('parseResponseHead: status codes and reason phrases', () => {
   for (const status of [100, 101, 200, 204, 206, 301, 304, 404, 500, 503, 599]) {
     assert.equal(okResponse(head(`HTTP/1.1 ${status} Whatever`)).status, status);
