@@ -478,7 +478,7 @@ export class StreamListeners {
         continue;
       }
       server.server.on('error', (err) => this.#logger.error({ listener: l.name, err: err.message }, 'listener error'));
-      const gauge = this.#metrics.activeConnections.labels(l.name);
+      const gauge = this.#metrics.activeConnections.count(l.name);
       server.server.on('connection', (socket: Socket) => {
         gauge.inc();
         socket.once('close', () => gauge.dec());

@@ -145,6 +145,40 @@ class RequestDurationHistogram extends Histogram<'route'> {
   }
 }
 
+/** One listener's open client connections (a plain number: prom-client's labelled inc/dec hashes labels each call). */
+export class ConnectionCount {
+  open = 0;
+  inc(): void {
+    this.open++;
+  }
+  dec(): void {
+    this.open--;
+  }
+}
+
+/** `gatehouse_active_connections`, read from one ConnectionCount per listener. */
+class ConnectionGauge extends Gauge<'listener'> {
+  readonly #counts = new Map<string, ConnectionCount>();
+
+  /** The count of `listener`, shown from now on (0 until its first connection). */
+  count(listener: string): ConnectionCount {
+    let c = this.#counts.get(listener);
+    if (c === undefined) {
+      c = new ConnectionCount();
+      this.#counts.set(listener, c);
+    }
+    return c;
+  }
+
+  override async get(): ReturnType<Gauge<'listener'>['get']> {
+    const values: { value: number; labels: Partial<Record<'listener', string>> }[] = [];
+    for (const [listener, c] of this.#counts) values.push({ value: c.open, labels: { listener } });
+    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
+    const metric = { name: self.name, help: self.help, type: 'gauge', values, aggregator: self.aggregator };
+    return metric as unknown as Awaited<ReturnType<Gauge<'listener'>['get']>>;
+  }
+}
+
 /** Every metric gatehouse exports, on a registry of its own (never prom-client's global one). */
 export class Metrics {
   readonly registry: Registry;
@@ -153,7 +187,7 @@ export class Metrics {
   readonly requests: Counter<'route' | 'backend' | 'code_class'>;
   readonly requestDuration: Histogram<'route'>;
   readonly upstreamErrors: Counter<'backend' | 'code'>;
-  readonly activeConnections: Gauge<'listener'>;
+  readonly activeConnections: ConnectionGauge;
   readonly streamConnections: Counter<'route' | 'result'>;
   readonly streamBytes: Counter<'route' | 'direction'>;
   readonly configReloads: Counter<'result'>;
@@ -189,7 +223,7 @@ export class Metrics {
       labelNames: ['backend', 'code'],
       registers: data,
     });
-    this.activeConnections = new Gauge({
+    this.activeConnections = new ConnectionGauge({
       name: 'gatehouse_active_connections',
       help: 'Open client connections, by listener.',
       labelNames: ['listener'],
