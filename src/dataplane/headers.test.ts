@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { downstreamResponseHeaders, forwardedElement, upstreamRequestHeaders } from './headers.ts';
+import { connectionTokens, downstreamResponseHeaders, forwardedElement, upstreamRequestHeaders } from './headers.ts';
 
 const facts = {
   peer: '203.0.113.7',
@@ -223,4 +223,23 @@ test('response: hop-by-hop and Connection-listed headers are dropped', () => {
     'content-type': 'text/plain',
   });
   assert.deepEqual(out, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+});
+
+test('connectionTokens: the field names a Connection value lists, never close, keep-alive, Host or Content-Length', () => {
+  assert.equal(connectionTokens(undefined), null);
+  assert.equal(connectionTokens(''), null);
+  for (const v of [
+    'keep-alive',
+    'Keep-Alive',
+    'close',
+    'CLOSE',
+    ' close ',
+    'close, keep-alive',
+    'host, Content-Length',
+  ]) {
+    assert.equal(connectionTokens(v), null, v);
+  }
+  assert.deepEqual([...(connectionTokens('Keep-Alive, X-Secret,  x-other ') ?? [])], ['x-secret', 'x-other']);
+  assert.deepEqual([...(connectionTokens('X-Abcdefgh') ?? [])], ['x-abcdefgh']);
+  assert.deepEqual([...(connectionTokens('x-one') ?? [])], ['x-one']);
 });

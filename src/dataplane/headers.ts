@@ -40,6 +40,11 @@ const NOT_REMOVABLE_BY_CONNECTION = new Set(['host', 'content-length']);
 /** Header names listed in `Connection` (lower-case), or null when there are none. */
 export function connectionTokens(value: string | undefined): Set<string> | null {
   if (value === undefined || value === '') return null;
+  // The values nearly every peer sends list no field names.
+  if (value.length === 10 || value.length === 5) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return null;
+  }
   let tokens: Set<string> | null = null;
   for (const part of value.split(',')) {
     const t = part.trim().toLowerCase();
