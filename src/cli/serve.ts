@@ -1,4 +1,4 @@
-import { createLogger } from '../observe/logger.ts';
+import { createAccessLogger, createLogger } from '../observe/logger.ts';
 import { Gateway } from '../runtime/gateway.ts';
 import { defaultLeaderElection } from '../runtime/kubernetes-status.ts';
 import { type KubeConfig, loadKubeConfig } from '../sources/kubernetes/kube-config.ts';
@@ -66,6 +66,10 @@ export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): P
       workers: args.workers,
       logLevel: args.logLevel,
       logFormat: args.logFormat,
+      // Only a single process serves from here; with --workers each worker makes its own.
+      ...(args.accessLog && args.workers <= 1
+        ? { accessLogger: createAccessLogger(args.logLevel, args.logFormat, {}) }
+        : {}),
       debounceMs: 50,
       maxDebounceMs: 250,
     },

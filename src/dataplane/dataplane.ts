@@ -73,6 +73,8 @@ export interface DataPlaneOptions {
   readonly upstreamTimeoutMs: number;
   /** Serve cleartext HTTP/1.1 on the fast path (h1-connection.ts); off: node's HTTP server reads every request. */
   readonly http1FastPath?: boolean;
+  /** Where access-log lines go (the process's batched one); by default the logger's, line by line. */
+  readonly accessLogger?: Logger;
 }
 
 interface ServerEntry {
@@ -239,7 +241,7 @@ export class DataPlane implements WebSocketContext {
   constructor(options: DataPlaneOptions, logger: Logger, metrics: Metrics) {
     this.#options = options;
     this.#logger = logger;
-    this.#access = logger.child({ log: 'access' });
+    this.#access = options.accessLogger ?? logger.child({ log: 'access' });
     this.#metrics = metrics;
     this.trustedProxies = options.trustedProxies;
     this.maxHeaderCount = options.limits.maxHeaderCount;

@@ -65,8 +65,11 @@ export class LocalServing implements Serving {
   readonly #id: number;
   #hash: string | null = null;
 
-  /** `id`: the worker id in logs and `/api/workers` (0 in a single process). */
-  constructor(settings: DataPlaneSettings, logger: Logger, metrics: Metrics, id = 0) {
+  /**
+   * `id`: the worker id in logs and `/api/workers` (0 in a single process); `accessLogger`: where access-log lines
+   * go, when not through `logger`.
+   */
+  constructor(settings: DataPlaneSettings, logger: Logger, metrics: Metrics, id = 0, accessLogger?: Logger) {
     this.#metrics = metrics;
     this.#id = id;
     this.#pools = new PoolRegistry(settings.upstream);
@@ -80,6 +83,7 @@ export class LocalServing implements Serving {
         upstreamConnectTimeoutMs: settings.upstream.connectTimeoutMs,
         upstreamTimeoutMs: settings.upstream.timeoutMs,
         http1FastPath: settings.http1FastPath !== false,
+        ...(accessLogger !== undefined ? { accessLogger } : {}),
       },
       logger,
       metrics,

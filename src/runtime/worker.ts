@@ -4,7 +4,7 @@
 // from a signal to the whole process group — drains it: stop accepting, let requests finish (up to the drain
 // timeout), exit 0.
 import cluster from 'node:cluster';
-import { createLogger, type Logger } from '../observe/logger.ts';
+import { createAccessLogger, createLogger, type Logger } from '../observe/logger.ts';
 import { Metrics } from '../observe/metrics.ts';
 import { LocalServing } from './serving.ts';
 import { type FromWorker, isToWorker, type ToWorker, type WorkerInit } from './worker-protocol.ts';
@@ -31,7 +31,8 @@ function start(i: WorkerInit): void {
   if (init !== null) return;
   init = i;
   logger = createLogger({ level: i.logLevel, format: i.logFormat }).child({ worker: id });
-  serving = new LocalServing(i.settings, logger, metrics, id);
+  const access = i.settings.accessLog ? createAccessLogger(i.logLevel, i.logFormat, { worker: id }) : undefined;
+  serving = new LocalServing(i.settings, logger, metrics, id, access);
   logger.debug({ pid: process.pid }, 'worker started');
 }
 
