@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { CompiledHeaderModifier } from '../compile/route-filters.ts';
 import type { H1Origin, H1Upstream, H1UpstreamUser } from '../upstream/h1-origin.ts';
-import { upstreamEndedEarly } from '../upstream/h1-origin.ts';
+import { READ_BUFFER_SIZE, upstreamEndedEarly } from '../upstream/h1-origin.ts';
 import { peerAddress } from './client-address.ts';
 import { classifyUpstreamError, GatehouseError, UPSTREAM_PROTOCOL, UPSTREAM_TIMEOUT } from './errors.ts';
 import type { ExchangeRecord } from './exchange.ts';
@@ -582,8 +582,12 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     } else {
       this.#responseBody(up, chunk);
     }
-    // A write that did not complete at once (or one cut by a destroy) may still point into the read buffer.
-    if (this.socket.writableLength !== 0 || this.socket.destroyed) up.bufferTaken = true;
+    // A write that did not complete at once (or one cut by a destroy) may still point into the read buffer: the
+    // next read gets a new one, and this one is garbage once the write is done.
+    if (this.socket.writableLength !== 0 || this.socket.destroyed) {
+      up.bufferTaken = true;
+      this.owner.binding.context.bodyBytes(READ_BUFFER_SIZE);
+    }
   }
 
   #responseHead(up: H1Upstream, rbuf: Buffer): void {
@@ -643,7 +647,6 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
       this.respLeft = 0;
       if (bodyEnd < rbuf.length) this.upReusable = false;
       this.bytes += n;
-      this.owner.binding.context.bodyBytes(n);
       this.socket.write(n === 0 ? head : head + rbuf.toString('latin1', bodyStart, bodyEnd), 'latin1');
       this.#responseComplete(up);
       return;
@@ -734,9 +737,9 @@ export class H1Connection implements RequestHead, RoutingExchange, ExchangeRecor
     }
   }
 
+  /** Response bytes from the upstream read buffer, which allocates nothing to reclaim (see upstreamData). */
   #write(up: H1Upstream, d: Buffer): void {
     this.bytes += d.length;
-    this.owner.binding.context.bodyBytes(d.length);
     if (!this.socket.write(d) && !this.upstreamPaused) {
       this.upstreamPaused = true;
       up.socket.pause();

@@ -50,7 +50,7 @@ const TICK_MS = 1_000;
  * and hand it to the stream machinery). A reader that keeps a chunk past its callback — a client write that did
  * not complete at once still points into it — marks it taken, and the next read gets a fresh buffer.
  */
-const READ_BUFFER_SIZE = 64 * 1024;
+export const READ_BUFFER_SIZE = 64 * 1024;
 
 export class H1Upstream {
   readonly socket: UpstreamSocket;
