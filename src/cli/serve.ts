@@ -66,10 +66,7 @@ export async function serve(args: ServeArgs, onStopped?: () => Promise<void>): P
       workers: args.workers,
       logLevel: args.logLevel,
       logFormat: args.logFormat,
-      // Only a single process serves from here; with --workers each worker makes its own.
-      ...(args.accessLog && args.workers <= 1
-        ? { accessLogger: createAccessLogger(args.logLevel, args.logFormat, {}) }
-        : {}),
+      ...(args.accessLog ? { accessLogger: () => createAccessLogger(args.logLevel, args.logFormat, {}) } : {}),
       debounceMs: 50,
       maxDebounceMs: 250,
     },

@@ -191,12 +191,12 @@ class ConnectionCounter {
     this.#count = count;
   }
   readonly onConnection = (socket: Socket): void => {
-    this.#count.open++;
+    this.#count.inc();
     // `on`, not `once`: a socket closes once, and `once` wraps the listener anew for every connection.
     socket.on('close', this.onClose);
   };
   readonly onClose = (): void => {
-    this.#count.open--;
+    this.#count.dec();
   };
 }
 

@@ -83,6 +83,15 @@ export class RequestStats {
 
 type RequestLabels = 'route' | 'backend' | 'code_class';
 
+/**
+ * The object prom-client's get() returns, for a metric whose values gatehouse supplies itself (its typings also
+ * list `collect`, which it never includes).
+ */
+function suppliedMetric(metric: object, type: 'counter' | 'gauge' | 'histogram', values: object[]): unknown {
+  const self = metric as { name: string; help: string; aggregator: 'sum' };
+  return { name: self.name, help: self.help, type, values, aggregator: self.aggregator };
+}
+
 /** `gatehouse_http_requests_total`, read from RequestStats. */
 class RequestCounter extends Counter<RequestLabels> {
   readonly #stats: RequestStats;
@@ -101,10 +110,7 @@ class RequestCounter extends Counter<RequestLabels> {
         }
       }
     }
-    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
-    // The shape prom-client's Counter.get() returns (its typings also list `collect`, which it never includes).
-    const metric = { name: self.name, help: self.help, type: 'counter', values, aggregator: self.aggregator };
-    return metric as unknown as Awaited<ReturnType<Counter<RequestLabels>['get']>>;
+    return suppliedMetric(this, 'counter', values) as Awaited<ReturnType<Counter<RequestLabels>['get']>>;
   }
 }
 
@@ -118,7 +124,7 @@ class RequestDurationHistogram extends Histogram<'route'> {
 
   /** What the registry formats (prom-client's Histogram.get() is this with the route label moved into `labels`). */
   async getForPromString(): Promise<unknown> {
-    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
+    const self = this as unknown as { name: string };
     const bucket = `${self.name}_bucket`;
     const values: object[] = [];
     for (const [route, series] of this.#stats.routes()) {
@@ -141,7 +147,7 @@ class RequestDurationHistogram extends Histogram<'route'> {
         { labels: {}, sharedLabels, value: series.count, metricName: `${self.name}_count` },
       );
     }
-    return { name: self.name, help: self.help, type: 'histogram', values, aggregator: self.aggregator };
+    return suppliedMetric(this, 'histogram', values);
   }
 }
 
@@ -173,9 +179,7 @@ class ConnectionGauge extends Gauge<'listener'> {
   override async get(): ReturnType<Gauge<'listener'>['get']> {
     const values: { value: number; labels: Partial<Record<'listener', string>> }[] = [];
     for (const [listener, c] of this.#counts) values.push({ value: c.open, labels: { listener } });
-    const self = this as unknown as { name: string; help: string; aggregator: 'sum' };
-    const metric = { name: self.name, help: self.help, type: 'gauge', values, aggregator: self.aggregator };
-    return metric as unknown as Awaited<ReturnType<Gauge<'listener'>['get']>>;
+    return suppliedMetric(this, 'gauge', values) as Awaited<ReturnType<Gauge<'listener'>['get']>>;
   }
 }
 

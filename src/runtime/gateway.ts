@@ -52,8 +52,11 @@ export interface GatewayOptions {
   /** How worker processes log (they write to the same stdout). */
   readonly logLevel?: LogLevel;
   readonly logFormat?: LogFormat;
-  /** Where access-log lines go in a single process (the CLI's batched logger); by default through `logger`. */
-  readonly accessLogger?: Logger;
+  /**
+   * Makes the logger access-log lines go to when this process serves traffic itself (the CLI's batched one); by
+   * default they go through `logger`. Worker processes make their own.
+   */
+  readonly accessLogger?: () => Logger;
 }
 
 /** What both sources offer: a first complete read, then updates of everything they hold. */
@@ -125,7 +128,7 @@ export class Gateway implements AdminState {
             this.metrics,
           )
         : null;
-    this.#serving = this.#cluster ?? new LocalServing(settings, logger, this.metrics, 0, options.accessLogger);
+    this.#serving = this.#cluster ?? new LocalServing(settings, logger, this.metrics, 0, options.accessLogger?.());
     const serving = this.#serving;
     this.#admin = new AdminServer(this, {
       metricsText: () => serving.metricsText(),
