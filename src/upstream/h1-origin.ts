@@ -49,8 +49,11 @@ const TICK_MS = 1_000;
  * Each connection reads into one buffer of its own, reused from read to read (node would allocate 64 KiB per read
  * and hand it to the stream machinery). A reader that keeps a chunk past its callback — a client write that did
  * not complete at once still points into it — marks it taken, and the next read gets a fresh buffer.
+ * 128 KiB holds a 64 KiB body with its head, so such a response takes one read and one client write, not two of
+ * each. Pages are resident only once a read has filled them, so connections that carry small responses keep only
+ * the first few.
  */
-export const READ_BUFFER_SIZE = 64 * 1024;
+export const READ_BUFFER_SIZE = 128 * 1024;
 
 export class H1Upstream {
   readonly socket: UpstreamSocket;
