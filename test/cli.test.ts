@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { once } from 'node:events';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { startGatehouse } from './helpers/gatehouse.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = resolve(ROOT, 'node_modules/.bin/node');
@@ -27,6 +31,68 @@ test('version and help', () => {
   assert.equal(s.code, 0);
   assert.match(s.stdout, /--manifests PATH/);
   assert.match(s.stdout, /--upstream service\|endpoints/);
+});
+
+/** Files under `dir`, at any depth (none when it does not exist). */
+function filesIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
+}
+
+test('compiled modules are cached in a private directory of the temporary directory; NODE_DISABLE_COMPILE_CACHE opts out', () => {
+  const uid = process.getuid?.() ?? 0;
+  const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-tmp-'));
+  const off = mkdtempSync(join(tmpdir(), 'gatehouse-tmp-off-'));
+  try {
+    const first = run(['version'], { TMPDIR: tmp });
+    assert.equal(first.code, 0);
+    const dir = join(tmp, `gatehouse-compile-cache-${uid}`);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    // One entry per module the commands load (serve and all it imports), not only the entry point.
+    const cached = filesIn(dir).length;
+    assert.ok(cached > 50, `${cached} modules cached`);
+    const again = run(['version'], { TMPDIR: tmp });
+    assert.equal(again.code, 0);
+    assert.equal(again.stdout, first.stdout);
+
+    const disabled = run(['version'], { TMPDIR: off, NODE_DISABLE_COMPILE_CACHE: '1' });
+    assert.equal(disabled.code, 0);
+    assert.deepEqual(filesIn(join(off, `gatehouse-compile-cache-${uid}`)), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(off, { recursive: true, force: true });
+  }
+});
+
+test('a cache directory that others could write to is not used (code found there would run)', () => {
+  const uid = process.getuid?.() ?? 0;
+  const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-tmp-shared-'));
+  try {
+    const dir = join(tmp, `gatehouse-compile-cache-${uid}`);
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    const r = run(['version'], { TMPDIR: tmp });
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^gatehouse /);
+    assert.deepEqual(filesIn(dir), []);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a server killed without a chance to exit (SIGKILL) has already written the cache at start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-compile-cache-'));
+  try {
+    const gh = await startGatehouse({ manifests: 'examples/quickstart', env: { NODE_COMPILE_CACHE: dir } });
+    gh.child.kill('SIGKILL');
+    await once(gh.child, 'exit');
+    const cached = filesIn(dir).length;
+    assert.ok(cached > 50, `${cached} modules cached`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('usage mistakes: one clear line and exit status 2', () => {
