@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import type { CompiledListener, CompiledTable } from '../compile/compile-table.ts';
 import { type KeyPair, TLS_SERVER_OPTIONS } from '../compile/tls-contexts.ts';
 import type { Logger } from '../observe/logger.ts';
-import type { ConnectionCount, Metrics } from '../observe/metrics.ts';
+import type { Metrics } from '../observe/metrics.ts';
 import { ChunkReclaimer } from './chunk-reclaimer.ts';
 import { peerAddress, setProxySource, type TrustedProxies } from './client-address.ts';
 import { type ExchangeRecord, GatehouseResponse } from './exchange.ts';
@@ -182,22 +182,6 @@ export interface ListenerError {
   readonly listener: string;
   readonly port: number;
   readonly message: string;
-}
-
-/** Counts open client connections per listener without a closure per connection. */
-class ConnectionCounter {
-  readonly #count: ConnectionCount;
-  constructor(count: ConnectionCount) {
-    this.#count = count;
-  }
-  readonly onConnection = (socket: Socket): void => {
-    this.#count.inc();
-    // `on`, not `once`: a socket closes once, and `once` wraps the listener anew for every connection.
-    socket.on('close', this.onClose);
-  };
-  readonly onClose = (): void => {
-    this.#count.dec();
-  };
 }
 
 function onSessionIdle(this: Http2Session): void {
@@ -444,8 +428,7 @@ export class DataPlane implements WebSocketContext {
     server.maxHeadersCount = 0;
     server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
     server.maxConnections = limits.maxConnections;
-    const counter = new ConnectionCounter(this.#metrics.activeConnections.count(l.name));
-    server.on('connection', counter.onConnection);
+    server.on('connection', this.#metrics.activeConnections.count(l.name).track);
     server.on('clientError', onClientError);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       handleUpgrade(binding, this, req, socket, head),

@@ -478,11 +478,7 @@ export class StreamListeners {
         continue;
       }
       server.server.on('error', (err) => this.#logger.error({ listener: l.name, err: err.message }, 'listener error'));
-      const gauge = this.#metrics.activeConnections.count(l.name);
-      server.server.on('connection', (socket: Socket) => {
-        gauge.inc();
-        socket.once('close', () => gauge.dec());
-      });
+      server.server.on('connection', this.#metrics.activeConnections.count(l.name).track);
       this.#servers.set(port, server);
       this.#logger.info({ listener: l.name, port, protocol: 'TCP' }, 'listening');
     }

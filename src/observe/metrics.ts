@@ -154,12 +154,17 @@ class RequestDurationHistogram extends Histogram<'route'> {
 /** One listener's open client connections (a plain number: prom-client's labelled inc/dec hashes labels each call). */
 export class ConnectionCount {
   open = 0;
-  inc(): void {
+  /**
+   * A server's 'connection' listener: counts the socket until it closes, with no closure made per connection
+   * (`on`, not `once`: a socket closes once, and `once` wraps the listener anew each time).
+   */
+  readonly track = (socket: { on(event: 'close', listener: () => void): unknown }): void => {
     this.open++;
-  }
-  dec(): void {
+    socket.on('close', this.#closed);
+  };
+  readonly #closed = (): void => {
     this.open--;
-  }
+  };
 }
 
 /** `gatehouse_active_connections`, read from one ConnectionCount per listener. */

@@ -60,33 +60,31 @@ class Reader implements H1UpstreamUser {
 
 const OPTIONS = { connectTimeoutMs: 2_000, timeoutMs: 5_000, keepAliveTimeoutMs: 5_000, maxConnections: 4 };
 
-test('reads reuse the connection buffer: a chunk is valid during its callback only', async () => {
+/** Asks for each of `letters` in turn over one connection, then closes it; `take` marks every chunk taken. */
+async function readPieces(take: boolean, letters: readonly string[]): Promise<Reader> {
   const origin = new H1Origin('127.0.0.1', port, OPTIONS);
-  const user = new Reader(false);
+  const user = new Reader(take);
   origin.acquire(user, false);
-  await user.ask('a');
-  await user.ask('b');
+  for (const letter of letters) await user.ask(letter);
+  origin.release(user.up as H1Upstream, false);
+  origin.close();
+  return user;
+}
+
+test('reads reuse the connection buffer: a chunk is valid during its callback only', async () => {
+  const user = await readPieces(false, ['a', 'b']);
   assert.deepEqual(user.copies, ['a'.repeat(1000), 'b'.repeat(1000)]);
   const [first, second] = user.chunks as [Buffer, Buffer];
   assert.equal(first.buffer, second.buffer, 'both reads went into the same memory');
   assert.equal(first.toString('latin1'), 'b'.repeat(1000), 'the first chunk was overwritten by the second read');
-  origin.release(user.up as H1Upstream, false);
-  origin.close();
 });
 
 test('a chunk marked taken keeps its bytes: the next read goes into a fresh buffer', async () => {
-  const origin = new H1Origin('127.0.0.1', port, OPTIONS);
-  const user = new Reader(true);
-  origin.acquire(user, false);
-  await user.ask('a');
-  await user.ask('b');
-  await user.ask('c');
+  const user = await readPieces(true, ['a', 'b', 'c']);
   const [first, second, third] = user.chunks as [Buffer, Buffer, Buffer];
   assert.notEqual(first.buffer, second.buffer);
   assert.notEqual(second.buffer, third.buffer);
   assert.equal(first.toString('latin1'), 'a'.repeat(1000));
   assert.equal(second.toString('latin1'), 'b'.repeat(1000));
   assert.equal(third.toString('latin1'), 'c'.repeat(1000));
-  origin.release(user.up as H1Upstream, false);
-  origin.close();
 });
