@@ -6,6 +6,7 @@ import { decodeObject, objectRefOf, readApiVersions } from '../../model/decode.t
 import type { KubeObject, ObjectRef } from '../../model/objects.ts';
 import { objectKey } from '../../model/objects.ts';
 import { yaml } from '../yaml.ts';
+import { readBlockDocuments } from './block-yaml.ts';
 
 export interface ParsedFile {
   /** Decoded objects this file holds (multi-document YAML, JSON, `kind: List` expanded), in file order. */
@@ -288,25 +289,32 @@ function parseChunks(text: string, file: string, previous: ParseCache | null): P
 }
 
 function parseChunk(piece: string, file: string, offset: number): Chunk | null {
-  const docs = yaml.parseAllDocuments(piece, YAML_OPTIONS);
-  if ('empty' in docs) {
-    return docs.errors.length > 0 ? null : { offset, documents: 0, listDiagnostics: [], outcomes: [] };
-  }
+  const values = readBlockDocuments(piece) ?? fullParse(piece);
+  if (values === null) return null;
   const items: RawItem[] = [];
   const listDiagnostics: Diagnostic[] = [];
-  for (let d = 0; d < docs.length; d++) {
-    const doc = docs[d] as (typeof docs)[number];
-    if (doc.errors.length > 0 || doc.warnings.length > 0) return null;
-    let value: unknown;
-    try {
-      value = doc.contents === null ? null : doc.toJS({ maxAliasCount: 100 });
-    } catch {
-      return null;
-    }
+  for (let d = 0; d < values.length; d++) {
+    const value = values[d];
     if (value === null || value === undefined) continue;
     expand(value, offset + d, items, listDiagnostics, file);
   }
-  return { offset, documents: docs.length, listDiagnostics, outcomes: items.map((it) => outcomeOf(it, file)) };
+  return { offset, documents: values.length, listDiagnostics, outcomes: items.map((it) => outcomeOf(it, file)) };
+}
+
+/** A piece's document values by the full parser; null on any error or warning (the whole parse reports them). */
+function fullParse(piece: string): unknown[] | null {
+  const docs = yaml.parseAllDocuments(piece, YAML_OPTIONS);
+  if ('empty' in docs) return docs.errors.length > 0 ? null : [];
+  const values: unknown[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0 || doc.warnings.length > 0) return null;
+    try {
+      values.push(doc.contents === null ? null : doc.toJS({ maxAliasCount: 100 }));
+    } catch {
+      return null;
+    }
+  }
+  return values;
 }
 
 const maxListDepth = 4;
