@@ -59,7 +59,7 @@ test('compiled modules are cached in a private directory of the temporary direct
 
     const disabled = run(['version'], { TMPDIR: off, NODE_DISABLE_COMPILE_CACHE: '1' });
     assert.equal(disabled.code, 0);
-    assert.deepEqual(filesIn(join(off, `gatehouse-compile-cache-${uid}`)), []);
+    assert.equal(existsSync(join(off, `gatehouse-compile-cache-${uid}`)), false);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
     rmSync(off, { recursive: true, force: true });

@@ -12,6 +12,8 @@ import { join } from 'node:path';
  * as it is found, so a directory others could write to (a shared /tmp, where node's default would be) is not used.
  */
 function compileCacheDir(): string | null {
+  // Turned off: nothing to make either.
+  if ((process.env['NODE_DISABLE_COMPILE_CACHE'] ?? '') !== '') return null;
   const configured = process.env['NODE_COMPILE_CACHE'];
   if (configured !== undefined && configured !== '') return configured;
   const uid = process.getuid?.();
