@@ -277,6 +277,42 @@ test('admin: /healthz, /readyz, /api/config with keys redacted, /metrics', async
   assert.match(metrics, /gatehouse_active_connections/);
 });
 
+test('gatehouse_active_connections counts the client connections a listener holds open, across workers', async () => {
+  const open = async (): Promise<number> => {
+    const m = /^gatehouse_active_connections\{listener="ingress-http"\} (\d+)$/m.exec(
+      (await gh.admin('/metrics')).body,
+    );
+    return m === null ? -1 : Number(m[1]);
+  };
+  const waitFor = async (ok: (n: number) => boolean): Promise<number> => {
+    let n = await open();
+    for (let i = 0; i < 60 && !ok(n); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      n = await open();
+    }
+    return n;
+  };
+  // Three connections, each in the middle of a request head, so whichever worker accepted one holds it.
+  const sockets = await Promise.all(
+    [1, 2, 3].map(
+      () =>
+        new Promise<ReturnType<typeof netConnect>>((resolve, reject) => {
+          const s = netConnect(gh.httpPort, '127.0.0.1', () => {
+            s.write(`GET /echo/held HTTP/1.1\r\nHost: ${HOST}\r\n`);
+            resolve(s);
+          });
+          s.on('error', reject);
+        }),
+    ),
+  );
+  // Other tests' keep-alive connections may still be open (and may close), never opened meanwhile: at least ours.
+  const held = await waitFor((n) => n >= 3);
+  assert.ok(held >= 3, `${held} connections counted while 3 are held`);
+  for (const s of sockets) s.destroy();
+  const after = await waitFor((n) => n <= held - 3);
+  assert.ok(after >= 0 && after <= held - 3, `${after} counted after closing 3 of ${held}`);
+});
+
 test('one access-log line per request with the request facts', async () => {
   await httpRequest({ host: '127.0.0.1', port: gh.httpPort, path: '/echo/logged?secret=1', headers: { host: HOST } });
   const line = await gh.waitForLog((l) => l['log'] === 'access' && l['path'] === '/echo/logged');
