@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { seededRandom } from '../../test/helpers/seeded-random.ts';
 import { CHUNKED_ERROR, CHUNKED_MORE, ChunkedScanner } from './h1-chunked.ts';
 
 function bytes(s: string): Buffer {
@@ -208,18 +209,6 @@ test('ChunkedScanner: a finished scanner refuses further bytes', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Generated bodies, and a differential check against llhttp (node's HTTP server reading a chunked request body).
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Chunk extensions llhttp takes. */
 const EXTENSIONS: readonly string[] = ['', '', '', '', '', '', ';a', ';a=b', ';a="q s"', ';a=b;c', ';a="\\"x"'];
 /** Chunk extensions llhttp refuses (HPE_STRICT), and so does the scanner: whitespace, empty names or values. */
@@ -277,12 +266,12 @@ const SEED = Number(process.env['CHUNKED_FUZZ_SEED'] ?? 0xc4c4) >>> 0;
 const FUZZ_CASES = 300;
 
 function generated(): Generated[] {
-  const rnd = prng(SEED);
+  const rnd = seededRandom(SEED);
   return Array.from({ length: FUZZ_CASES }, () => generate(rnd));
 }
 
 test(`ChunkedScanner: generated bodies scan the same in any pieces (seed ${SEED}, CHUNKED_FUZZ_SEED to change)`, () => {
-  const rnd = prng(SEED ^ 0x5a5a);
+  const rnd = seededRandom(SEED ^ 0x5a5a);
   for (const [k, g] of generated().entries()) {
     const b = Buffer.concat([g.body, bytes('GET / HTTP/1.1\r\n\r\n')]);
     const label = `seed=${SEED} case=${k} input=${show(g.body)}`;

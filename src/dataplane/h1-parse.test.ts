@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { seededRandom } from '../../test/helpers/seeded-random.ts';
 import {
   hasToken,
   INCOMPLETE,
@@ -763,18 +764,6 @@ test('differential: every byte in the target, a field name and a field value', a
   assert.deepEqual(acceptedBytes('value middle'), [0x09, 0x20, ...vchar]);
 });
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const BASES: readonly (readonly string[])[] = [
   ['GET / HTTP/1.1', 'Host: example.com'],
   ['GET /a/b?c=d&e=%20f HTTP/1.1', 'Host: example.com:8080', 'User-Agent: fuzz/1.0', 'Accept: */*'],
@@ -884,7 +873,7 @@ const SEED = Number(process.env['H1_FUZZ_SEED'] ?? 0x6a7e) >>> 0;
 const FUZZ_CASES = 600;
 
 test(`differential: ${FUZZ_CASES} mutated heads against llhttp (seed ${SEED}, H1_FUZZ_SEED to change)`, async (t) => {
-  const rnd = prng(SEED);
+  const rnd = seededRandom(SEED);
   const cases: { buf: Buffer; start: number }[] = [];
   for (let k = 0; k < FUZZ_CASES; k++) {
     const buf = mutate(rnd);

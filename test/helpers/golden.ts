@@ -9,6 +9,7 @@ import { Document, isScalar, parse, parseAllDocuments, visit } from 'yaml';
 import type { TranslateResult } from '../../src/ir/types.ts';
 import { Snapshot } from '../../src/model/snapshot.ts';
 import { parseManifestText } from '../../src/sources/file/parse.ts';
+import { seededRandom } from './seeded-random.ts';
 
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 const SHUFFLE_SEEDS = [1, 2, 3, 4, 5];
@@ -41,22 +42,10 @@ function toYaml(value: unknown, flowMapMax: number): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-/** mulberry32: a tiny seeded generator, so a failing permutation can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffleDocuments(text: string, seed: number): string {
   const docs = parseAllDocuments(text);
   const parts = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toString());
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   for (let i = parts.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     const tmp = parts[i] as string;

@@ -1,30 +1,15 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ToStringOptions } from 'yaml';
+import { repositoryManifests } from '../../../test/helpers/manifest-corpus.ts';
+import { seededRandom } from '../../../test/helpers/seeded-random.ts';
 import { yaml } from '../yaml.ts';
 import { readBlockDocuments } from './block-yaml.ts';
+import { fullDocuments } from './parse.ts';
 
 // The block reader must never disagree with the full parser: wherever it gives documents, the full parser gives
 // the same values with no error and no warning. These tests hold it to that on the repository's manifests, on
 // hand-written edge cases, and on many thousands of mutations of both.
-
-/** The full parser's documents as the file source takes them, or null when it reports any error or warning. */
-function fullParse(text: string): unknown[] | null {
-  const docs = yaml.parseAllDocuments(text, { prettyErrors: false, merge: true, uniqueKeys: true });
-  if ('empty' in docs) return docs.errors.length > 0 ? null : [];
-  const values: unknown[] = [];
-  for (const doc of docs) {
-    if (doc.errors.length > 0 || doc.warnings.length > 0) return null;
-    try {
-      values.push(doc.contents === null ? null : doc.toJS({ maxAliasCount: 100 }));
-    } catch {
-      return null;
-    }
-  }
-  return values;
-}
 
 /** Checks one text; returns whether the block reader read it. */
 function agrees(text: string): boolean {
@@ -35,7 +20,7 @@ function agrees(text: string): boolean {
     assert.fail(`the block reader threw ${String(err)} on ${JSON.stringify(text)}`);
   }
   if (fast === null) return false;
-  const full = fullParse(text);
+  const full = fullDocuments(text);
   assert.notEqual(full, null, `the block reader read a text the full parser refuses: ${JSON.stringify(text)}`);
   assert.deepStrictEqual(fast, full, `values differ for ${JSON.stringify(text)}`);
   return true;
@@ -44,20 +29,6 @@ function agrees(text: string): boolean {
 /** A text cut before each document start marker, as the file source cuts it. */
 function pieces(text: string): string[] {
   return text.split(/^(?=---(?:[ \t\r\n]|$))/m);
-}
-
-function repositoryManifests(): { file: string; text: string }[] {
-  const out: { file: string; text: string }[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ya?ml$/.test(e.name)) out.push({ file: p, text: readFileSync(p, 'utf8') });
-    }
-  };
-  const root = join(import.meta.dirname, '../../..');
-  for (const d of ['testdata', 'examples', 'deploy']) walk(join(root, d));
-  return out;
 }
 
 const edgeCases = [
@@ -193,18 +164,6 @@ test('the block reader agrees with the full parser on edge cases, and reads the 
   }
 });
 
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const fragments = [
   ' ',
   '  ',
@@ -286,7 +245,7 @@ test('the block reader agrees with the full parser on mutated manifests and edge
   const iterations = 12_000;
   let read = 0;
   const seed = 20261207;
-  const next = random(seed);
+  const next = seededRandom(seed);
   for (let i = 0; i < iterations; i++) {
     const text = mutate(seeds[Math.floor(next() * seeds.length)] as string, next);
     if (agrees(text)) read++;
@@ -390,7 +349,7 @@ test('the block reader agrees with the full parser on what the yaml package writ
     { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' },
     { defaultStringType: 'QUOTE_SINGLE' },
   ];
-  const next = random(7);
+  const next = seededRandom(7);
   const reads = styles.map(() => 0);
   let flowReads = 0;
   const iterations = 800;

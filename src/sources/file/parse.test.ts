@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
+import { repositoryManifests } from '../../../test/helpers/manifest-corpus.ts';
 import type { Service } from '../../model/objects.ts';
 import { yaml } from '../yaml.ts';
 import { parseManifest, parseManifestText } from './parse.ts';
@@ -311,16 +310,7 @@ spec:
 
 /** Every YAML text the repository holds, plus edge cases of document markers: the piecewise parse must agree. */
 function corpus(): { file: string; text: string }[] {
-  const out: { file: string; text: string }[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ya?ml$/.test(e.name)) out.push({ file: p, text: readFileSync(p, 'utf8') });
-    }
-  };
-  const root = join(import.meta.dirname, '../../..');
-  for (const d of ['testdata', 'examples', 'deploy']) walk(join(root, d));
+  const out = repositoryManifests();
   const svc = service('a');
   const edge = [
     `a: |\n  x\n---\n${svc}`,

@@ -289,7 +289,7 @@ function parseChunks(text: string, file: string, previous: ParseCache | null): P
 }
 
 function parseChunk(piece: string, file: string, offset: number): Chunk | null {
-  const values = readBlockDocuments(piece) ?? fullParse(piece);
+  const values = readBlockDocuments(piece) ?? fullDocuments(piece);
   if (values === null) return null;
   const items: RawItem[] = [];
   const listDiagnostics: Diagnostic[] = [];
@@ -301,8 +301,11 @@ function parseChunk(piece: string, file: string, offset: number): Chunk | null {
   return { offset, documents: values.length, listDiagnostics, outcomes: items.map((it) => outcomeOf(it, file)) };
 }
 
-/** A piece's document values by the full parser; null on any error or warning (the whole parse reports them). */
-function fullParse(piece: string): unknown[] | null {
+/**
+ * A text's document values by the full parser, one per document; null on any error or warning (the whole parse
+ * reports them). The block reader must give what this gives wherever it gives anything.
+ */
+export function fullDocuments(piece: string): unknown[] | null {
   const docs = yaml.parseAllDocuments(piece, YAML_OPTIONS);
   if ('empty' in docs) return docs.errors.length > 0 ? null : [];
   const values: unknown[] = [];
