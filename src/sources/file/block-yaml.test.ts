@@ -115,6 +115,17 @@ const edgeCases = [
   'a: "x\\\n  y"\n',
   `a: ${'x'.repeat(2000)}\n`,
   `${'k'.repeat(1100)}: 1\n`,
+  `"${'\\\\'.repeat(512)}": 1\n`,
+  `'${"''".repeat(512)}': 1\n`,
+  `"${'\\u0041'.repeat(171)}": 1\n`,
+  `a: {${'k'.repeat(1010)}: 1}\n`,
+  'a: [-]\n',
+  'a: [x,-]\n',
+  'a: [  -, b]\n',
+  'a: {k: -}\n',
+  'a: {k: [-]}\n',
+  '- [-]\n',
+  'a: [-1, -x, --]\n',
   `${'- '.repeat(100)}x\n`,
   `${Array.from({ length: 80 }, (_, i) => `${' '.repeat(i * 2)}k:`).join('\n')} x\n`,
 ];
@@ -159,6 +170,10 @@ test('the block reader agrees with the full parser on edge cases, and reads the 
     '? a\n: b\n',
     'a: [1,]\n',
     'a: {b: 1, b: 2}\n',
+    // found in review: the full parser refuses both (a `-` before `]` in flow; a key's source over 1024 characters)
+    'a: [-]\n',
+    'a: {k: -}\n',
+    `"${'\\\\'.repeat(512)}": 1\n`,
   ]) {
     assert.equal(readBlockDocuments(text), null, text);
   }

@@ -22,8 +22,8 @@ type Read = unknown;
 
 /** Deeper nesting than this is left to the full parser, so recursion here stays shallow. */
 const maxDepth = 64;
-/** The full parser refuses implicit keys longer than 1024 characters. */
-const maxKeyLength = 1000;
+/** The full parser refuses an implicit key whose source (quotes and escapes included) is over 1024 characters. */
+const maxKeySource = 1000;
 
 const SPACE = 32;
 const HASH = 35;
@@ -231,7 +231,7 @@ class BlockReader {
       if (typeof resolvePlain(key) !== 'string') return OUTSIDE;
     }
     if (colon + 1 < end && text.charCodeAt(colon + 1) !== SPACE) return OUTSIDE;
-    if (key.length > maxKeyLength || key === '__proto__') return OUTSIDE;
+    if (colon - at > maxKeySource || key === '__proto__') return OUTSIDE;
     this.cursor = colon + 1;
     return key;
   }
@@ -300,7 +300,13 @@ class BlockReader {
     if (c === DQUOTE) return this.doubleQuoted(at, end);
     if (c === SQUOTE) return this.singleQuoted(at, end);
     if (c === OPEN_BRACKET || c === OPEN_BRACE) return this.flowCollection(at, end);
-    if (at >= end || (c === DASH ? at + 1 >= end || text.charCodeAt(at + 1) === SPACE : isIndicator(c))) return OUTSIDE;
+    if (at >= end || isIndicator(c)) return OUTSIDE;
+    // In a flow collection `-` starts a plain scalar only before a character that is neither a space nor `, [ ] { }`.
+    if (c === DASH) {
+      const d = text.charCodeAt(at + 1);
+      if (at + 1 >= end || d === SPACE || d === COMMA || d === OPEN_BRACKET || d === CLOSE_BRACKET) return OUTSIDE;
+      if (d === OPEN_BRACE || d === CLOSE_BRACE) return OUTSIDE;
+    }
     let stop = at;
     while (stop < end) {
       const d = text.charCodeAt(stop);
