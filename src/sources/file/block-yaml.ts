@@ -106,7 +106,7 @@ class BlockReader {
       const end = lineEnd(text, start);
       const content = skipSpaces(text, start, end);
       if (content < end && text.charCodeAt(content) !== HASH) {
-        // Another document marker, a document end marker or a directive: not for this reader.
+        // Another document marker or a document end marker: not for this reader (directives never get here).
         if (content === start && (text.startsWith('---', start) || text.startsWith('...', start))) return false;
         this.starts.push(start);
         this.indents.push(content - start);
