@@ -5,7 +5,7 @@ import { repositoryManifests } from '../../../test/helpers/manifest-corpus.ts';
 import { seededRandom } from '../../../test/helpers/seeded-random.ts';
 import { yaml } from '../yaml.ts';
 import { readBlockDocuments } from './block-yaml.ts';
-import { fullDocuments } from './parse.ts';
+import { fullDocuments, splitAtMarkers } from './parse.ts';
 
 // The block reader must never disagree with the full parser: wherever it gives documents, the full parser gives
 // the same values with no error and no warning. These tests hold it to that on the repository's manifests, on
@@ -26,9 +26,9 @@ function agrees(text: string): boolean {
   return true;
 }
 
-/** A text cut before each document start marker, as the file source cuts it. */
+/** A text cut as the file source cuts it before handing pieces to the block reader (whole, with directives). */
 function pieces(text: string): string[] {
-  return text.split(/^(?=---(?:[ \t\r\n]|$))/m);
+  return splitAtMarkers(text) ?? [text];
 }
 
 const edgeCases = [

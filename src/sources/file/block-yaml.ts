@@ -86,10 +86,8 @@ class BlockReader {
     const marked = text.startsWith('---');
     if (marked) {
       const end = lineEnd(text, 0);
-      const after = skipSpaces(text, 3, end);
       // `---` alone or with a comment; content on the marker line is left to the full parser.
-      if (after < end && !(text.charCodeAt(after) === HASH && after > 3)) return null;
-      if (3 < end && text.charCodeAt(3) !== SPACE) return null;
+      if (end > 3 && (text.charCodeAt(3) !== SPACE || !restIsEmpty(text, 3, end))) return null;
       from = end + 1;
     }
     if (!this.scanLines(from)) return null;
@@ -304,8 +302,7 @@ class BlockReader {
     // In a flow collection `-` starts a plain scalar only before a character that is neither a space nor `, [ ] { }`.
     if (c === DASH) {
       const d = text.charCodeAt(at + 1);
-      if (at + 1 >= end || d === SPACE || d === COMMA || d === OPEN_BRACKET || d === CLOSE_BRACKET) return OUTSIDE;
-      if (d === OPEN_BRACE || d === CLOSE_BRACE) return OUTSIDE;
+      if (at + 1 >= end || d === SPACE || isFlowIndicator(d)) return OUTSIDE;
     }
     let stop = at;
     while (stop < end) {
@@ -318,9 +315,7 @@ class BlockReader {
       stop++;
     }
     this.cursor = stop;
-    let last = stop;
-    while (last > at && text.charCodeAt(last - 1) === SPACE) last--;
-    return resolvePlain(text.slice(at, last));
+    return resolvePlain(text.slice(at, trimSpacesBefore(text, at, stop)));
   }
 
   /** A single-quoted scalar on one line. Cursor after the closing quote. */
@@ -448,8 +443,19 @@ function plain(text: string, at: number, end: number): Read {
     // `: ` or a final `:` would make a mapping here, which the full parser refuses on one line.
     if (c === COLON && (i + 1 === end || text.charCodeAt(i + 1) === SPACE)) return OUTSIDE;
   }
-  while (stop > at && text.charCodeAt(stop - 1) === SPACE) stop--;
-  return resolvePlain(text.slice(at, stop));
+  return resolvePlain(text.slice(at, trimSpacesBefore(text, at, stop)));
+}
+
+/** `stop` moved back over the spaces before it, not past `at`. */
+function trimSpacesBefore(text: string, at: number, stop: number): number {
+  let i = stop;
+  while (i > at && text.charCodeAt(i - 1) === SPACE) i--;
+  return i;
+}
+
+/** `, [ ] { }`: inside a flow collection they end a plain scalar or start another collection. */
+function isFlowIndicator(c: number): boolean {
+  return c === COMMA || c === OPEN_BRACKET || c === CLOSE_BRACKET || c === OPEN_BRACE || c === CLOSE_BRACE;
 }
 
 const nullPattern = /^(?:~|[Nn]ull|NULL)?$/;

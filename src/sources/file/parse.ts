@@ -237,7 +237,7 @@ function isMarkerAt(text: string, i: number): boolean {
  * each piece parses on its own to the documents the whole text has there, in order. Directives (`%YAML`, `%TAG`)
  * would tie a document to the text before its marker: files with a line starting with `%` are not cut.
  */
-function splitAtMarkers(text: string): string[] | null {
+export function splitAtMarkers(text: string): string[] | null {
   if (text.startsWith('%') || text.includes('\n%')) return null;
   const pieces: string[] = [];
   let start = 0;
